@@ -1,0 +1,102 @@
+package state
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strconv"
+	"syscall"
+)
+
+const procRoot = "/proc"
+
+// procStat holds the fields of /proc/<pid>/stat lxctl needs.
+type procStat struct {
+	state byte   // field 3
+	start uint64 // field 22, starttime in clock ticks since boot
+}
+
+func readProcStat(pid int) (procStat, error) {
+	if pid <= 0 {
+		return procStat{}, fmt.Errorf("process id %d is not valid: it must be positive", pid)
+	}
+	path := procRoot + "/" + strconv.Itoa(pid) + "/stat"
+	data, err := os.ReadFile(path)
+	if err != nil {
+		// A process being reaped can give ESRCH instead of ENOENT.
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ESRCH) {
+			return procStat{}, newError(ErrNotFound, err, fmt.Sprintf("process %d does not exist", pid))
+		}
+		return procStat{}, fmt.Errorf("read %s: %w", path, unwrapPath(err))
+	}
+	st, err := parseProcStat(data)
+	if err != nil {
+		return procStat{}, fmt.Errorf("parse %s: %w", path, err)
+	}
+	return st, nil
+}
+
+// parseProcStat parses the content of /proc/<pid>/stat:
+//
+//	pid (comm) state ppid pgrp session tty_nr tpgid flags minflt cminflt
+//	majflt cmajflt utime stime cutime cstime priority nice num_threads
+//	itrealvalue starttime ...
+//
+// comm is the raw executable name and may hold spaces, parentheses and any
+// byte but NUL, so the fields are found after the LAST ')'.
+func parseProcStat(data []byte) (procStat, error) {
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return procStat{}, errors.New("no ')' closing the command name")
+	}
+	// fields[0] is field 3 (state); field 22 (starttime) is fields[19].
+	fields := bytes.Fields(data[i+1:])
+	if len(fields) < 20 {
+		return procStat{}, fmt.Errorf("only %d fields after the command name, want at least 20", len(fields))
+	}
+	if len(fields[0]) != 1 {
+		return procStat{}, fmt.Errorf("state field %q is not one letter", fields[0])
+	}
+	start, err := strconv.ParseUint(string(fields[19]), 10, 64)
+	if err != nil {
+		return procStat{}, fmt.Errorf("start time field %q is not a number", fields[19])
+	}
+	return procStat{state: fields[0][0], start: start}, nil
+}
+
+// ProcStartTime returns the start time of pid (field 22 of /proc/<pid>/stat,
+// clock ticks since boot). Together with the pid it identifies a process
+// across pid reuse. A missing process is an error wrapping ErrNotFound.
+func ProcStartTime(pid int) (uint64, error) {
+	st, err := readProcStat(pid)
+	if err != nil {
+		return 0, err
+	}
+	return st.start, nil
+}
+
+// ProcState returns the state letter of pid (field 3 of /proc/<pid>/stat):
+// R, S, D, T, t, Z, X, I, ... A missing process is an error wrapping
+// ErrNotFound.
+func ProcState(pid int) (byte, error) {
+	st, err := readProcStat(pid)
+	if err != nil {
+		return 0, err
+	}
+	return st.state, nil
+}
+
+// Alive reports whether the process recorded as (pid, start) still runs: the
+// pid exists, its start time is start (so the pid was not reused) and it is
+// neither a zombie (Z) nor dead (X). kill(pid, 0) is not enough: PID 1 on
+// these hosts never reaps orphans, so a controller that exited can stay a
+// zombie forever.
+func Alive(pid int, start uint64) bool {
+	st, err := readProcStat(pid)
+	if err != nil {
+		return false
+	}
+	return st.start == start && st.state != 'Z' && st.state != 'X'
+}
