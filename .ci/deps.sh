@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what lxctl's build, tests and demo need on a fresh Debian machine
+# (Go and gcc come with it), only when missing. Runs as root.
+set -euo pipefail
+need=()
+command -v gcc >/dev/null || need+=(gcc)
+[ -e /usr/lib/x86_64-linux-gnu/libc.a ] || [ -e /usr/lib/aarch64-linux-gnu/libc.a ] || need+=(libc6-dev)
+command -v busybox >/dev/null || need+=(busybox-static)
+command -v ip >/dev/null || need+=(iproute2)
+command -v script >/dev/null || need+=(bsdutils)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "missing ${need[*]}: run as root, or install them" >&2
+    exit 1
+  fi
+  echo "installing ${need[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
