@@ -1,0 +1,525 @@
+package container
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"syscall"
+	"time"
+
+	"github.com/opencontainers/runc/libcontainer"
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+
+	"github.com/lxctl/lxctl/cgroup"
+	"github.com/lxctl/lxctl/console"
+	"github.com/lxctl/lxctl/domainxml"
+	"github.com/lxctl/lxctl/state"
+)
+
+// ConsoleLogLimit caps the console log; the newest bytes are kept.
+const ConsoleLogLimit = 1 << 20
+
+// syncMessage is the one line the controller writes on the sync pipe.
+type syncMessage struct {
+	OK    bool   `json:"ok"`
+	PID   int    `json:"pid,omitempty"`
+	Error string `json:"error,omitempty"`
+}
+
+// controller owns one running domain: its init, its console, its cgroups.
+type controller struct {
+	l      state.Layout
+	name   string
+	runDir string
+	dom    *domainxml.Domain
+	opts   Options
+	rootfs string // what libcontainer pivots into
+
+	st      *state.Status
+	cons    *console.Server
+	control *net.UnixListener
+	reqs    chan *controlRequest
+
+	lc      *libcontainer.Container
+	proc    *libcontainer.Process
+	initEnd chan syscall.WaitStatus
+	// shutdownSig is the signal lxctl shutdown sent init, 0 if none.
+	shutdownSig unix.Signal
+}
+
+// RunController is the body of the hidden controller command. sync is the
+// pipe the starting CLI waits on. It returns when the domain has stopped
+// and everything it created is gone.
+func RunController(l state.Layout, name string, opts Options, sync *os.File) error {
+	// PR_SET_PDEATHSIG fires when the parent *thread* exits. Keeping the
+	// thread that forks init alive for the controller's whole life makes
+	// "init dies with its controller" mean exactly that.
+	runtime.LockOSThread()
+	signal.Ignore(unix.SIGHUP, unix.SIGPIPE)
+
+	// Mounts made here (the host-root bind, making / rslave) must stay in
+	// the mount namespace lxctl start made for the controller; run any
+	// other way, they would land in the caller's.
+	if self, parent := mountNS(os.Getpid()), mountNS(os.Getppid()); self == "" || self == parent {
+		err := errors.New("the controller must run in a mount namespace of its own: it is started by lxctl start, not by hand")
+		report(sync, syncMessage{Error: err.Error()})
+		return err
+	}
+	c := &controller{l: l, name: name, opts: opts, reqs: make(chan *controlRequest), initEnd: make(chan syscall.WaitStatus, 1)}
+	err := c.setup()
+	if err != nil {
+		c.teardown("failed", 0, "")
+		report(sync, syncMessage{Error: err.Error()})
+		return err
+	}
+	report(sync, syncMessage{OK: true, PID: c.st.InitPID})
+	logrus.Infof("domain '%s' started: init pid %d", name, c.st.InitPID)
+	return c.loop()
+}
+
+func mountNS(pid int) string {
+	ns, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", pid))
+	return ns
+}
+
+func report(sync *os.File, m syncMessage) {
+	if sync == nil {
+		return
+	}
+	_ = json.NewEncoder(sync).Encode(m)
+	_ = sync.Close()
+}
+
+func (c *controller) setup() error {
+	var err error
+	if c.runDir, err = c.l.RunDir(c.name); err != nil {
+		return err
+	}
+	if err := cgroup.CheckRequired(); err != nil {
+		return err
+	}
+	data, err := os.ReadFile(filepath.Join(c.runDir, LiveXMLFile))
+	if err != nil {
+		return fmt.Errorf("live config: %w", err)
+	}
+	if c.dom, _, err = domainxml.Parse(data); err != nil {
+		return fmt.Errorf("live config: %w", err)
+	}
+	checkRoot := "/"
+	if src, _ := rootfsSource(c.dom); src != "" {
+		c.rootfs, checkRoot = src, src
+	}
+	if err := CheckRunnable(c.dom, checkRoot); err != nil {
+		return err
+	}
+	cgPath, err := CgroupPath(c.dom)
+	if err != nil {
+		return err
+	}
+	paths, err := cgroup.Paths(cgPath)
+	if err != nil {
+		return err
+	}
+	self, err := state.ProcStartTime(os.Getpid())
+	if err != nil {
+		return err
+	}
+	// The status record names the cgroups before they exist, so a
+	// controller killed half-way through start still leaves a trail that
+	// destroy can follow.
+	c.st = &state.Status{
+		Name: c.name, UUID: c.dom.UUID, State: "starting", Reason: "booted",
+		ControllerPID: os.Getpid(), ControllerStart: self,
+		CgroupPath: cgPath, CgroupPaths: paths,
+		ControlSocket: filepath.Join(c.runDir, ControlSocketFile),
+		ConsoleSocket: filepath.Join(c.runDir, ConsoleSocketFile),
+	}
+	if err := c.l.WriteStatus(c.st); err != nil {
+		return err
+	}
+	if c.rootfs == "" {
+		if c.rootfs, err = bindHostRoot(c.runDir); err != nil {
+			return err
+		}
+		c.st.HostRootMount = c.rootfs
+	}
+	logPath, err := c.l.ConsoleLogPath(c.name)
+	if err != nil {
+		return err
+	}
+	if c.cons, err = console.NewServer(console.ServerConfig{SocketPath: c.st.ConsoleSocket, LogPath: logPath, LogLimit: ConsoleLogLimit}); err != nil {
+		return fmt.Errorf("console: %w", err)
+	}
+	if c.control, err = listenControl(c.st.ControlSocket, c.reqs); err != nil {
+		return err
+	}
+	return c.startInit()
+}
+
+// bindHostRoot gives a domain without a root filesystem the host's root.
+// libcontainer cannot pivot_root into "/" itself (EBUSY), so the host root
+// is rbound below the runtime dir, in the controller's own mount namespace
+// (made at re-exec): the host's mount table never shows it and it goes
+// away with the controller.
+func bindHostRoot(runDir string) (string, error) {
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
+		return "", fmt.Errorf("make / rslave in the controller's mount namespace: %w", err)
+	}
+	dir := filepath.Join(runDir, hostRootDir)
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return "", err
+	}
+	if err := unix.Mount("/", dir, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return "", fmt.Errorf("bind the host root for the container: %w", err)
+	}
+	// The container gets its own /proc, /sys and /dev; the host's, with
+	// their submounts, would only be in the way (sysfs refuses to mount
+	// over them: EBUSY).
+	for _, sub := range []string{"proc", "sys", "dev"} {
+		if err := unix.Unmount(filepath.Join(dir, sub), unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
+			return "", fmt.Errorf("hide the host's /%s from the container: %w", sub, err)
+		}
+	}
+	return dir, nil
+}
+
+// startInit creates the container and runs init in it: the first start and
+// every restart.
+func (c *controller) startInit() (retErr error) {
+	cfg, err := Config(c.dom, c.rootfs, c.opts)
+	if err != nil {
+		return err
+	}
+	checkRoot := c.rootfs
+	if c.st.HostRootMount != "" {
+		checkRoot = "/"
+	}
+	uid, gid, groups, err := InitUser(c.dom, checkRoot)
+	if err != nil {
+		return err
+	}
+	lcRoot := filepath.Join(c.runDir, libcontainerDir)
+	_ = os.RemoveAll(lcRoot)
+	lc, err := libcontainer.Create(lcRoot, c.name, cfg)
+	if err != nil {
+		return fmt.Errorf("create container: %w", err)
+	}
+	defer func() {
+		if retErr != nil {
+			_ = killCgroups(c.st)
+			_ = lc.Destroy()
+		}
+	}()
+	parent, child, err := socketPair()
+	if err != nil {
+		return err
+	}
+	defer parent.Close()
+	defer child.Close()
+
+	cwd := c.dom.OS.InitDir
+	if cwd == "" {
+		cwd = "/"
+	}
+	p := &libcontainer.Process{
+		Args:             append([]string{c.dom.OS.Init}, c.dom.OS.InitArgs...),
+		Env:              Env(c.dom),
+		Cwd:              cwd,
+		UID:              uid,
+		GID:              gid,
+		AdditionalGroups: groups,
+		ConsoleSocket:    child,
+		ConsoleWidth:     80,
+		ConsoleHeight:    24,
+		Init:             true,
+	}
+	masterCh := make(chan masterResult, 1)
+	go func() { f, err := recvFile(parent); masterCh <- masterResult{f, err} }()
+	if err := lc.Run(p); err != nil {
+		return fmt.Errorf("start init '%s': %w", c.dom.OS.Init, err)
+	}
+	var master *os.File
+	select {
+	case r := <-masterCh:
+		if r.err != nil {
+			return fmt.Errorf("receive the console from init: %w", r.err)
+		}
+		master = r.f
+	case <-time.After(10 * time.Second):
+		return errors.New("init did not hand over its console within 10s")
+	}
+	if err := c.cons.SetMaster(master); err != nil {
+		master.Close()
+		return fmt.Errorf("console: %w", err)
+	}
+	master.Close() // the server keeps its own duplicate
+	pid, err := p.Pid()
+	if err != nil {
+		return err
+	}
+	start, err := state.ProcStartTime(pid)
+	if err != nil {
+		return fmt.Errorf("init pid %d: %w", pid, err)
+	}
+	lcState, err := lc.State()
+	if err == nil && len(lcState.CgroupPaths) > 0 {
+		c.st.CgroupPaths = lcState.CgroupPaths
+	}
+	c.lc, c.proc = lc, p
+	c.st.InitPID, c.st.InitStart = pid, start
+	c.st.State, c.st.Reason, c.st.Started = "running", "booted", time.Now()
+	if err := c.l.WriteStatus(c.st); err != nil {
+		return err
+	}
+	go func() {
+		ps, _ := p.Wait()
+		ws := syscall.WaitStatus(0)
+		if ps != nil {
+			ws = ps.Sys().(syscall.WaitStatus)
+		}
+		c.initEnd <- ws
+	}()
+	return nil
+}
+
+type masterResult struct {
+	f   *os.File
+	err error
+}
+
+// loop is the controller's life: control requests and init's end. A hung-up
+// console is the console package's business and never ends the domain:
+// death is only init's exit, seen by waiting on the pid itself.
+func (c *controller) loop() error {
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, unix.SIGTERM, unix.SIGINT)
+	for {
+		select {
+		case ws := <-c.initEnd:
+			ev := Classify(ws)
+			// After lxctl shutdown, init ending in any way but a reboot is
+			// the shutdown that was asked for: a Go init, say, turns
+			// SIGTERM into exit status 2.
+			if c.shutdownSig != 0 && ev == Crash {
+				ev = Poweroff
+			}
+			c.shutdownSig = 0
+			action, reason := ActionFor(ev, c.dom)
+			logrus.Infof("init %s (%s): %s", Describe(ws), ev, map[Action]string{Stop: "stopping", Restart: "restarting"}[action])
+			if action == Restart {
+				if err := c.restart(false); err == nil {
+					continue
+				} else {
+					logrus.Errorf("restart failed: %v", err)
+					reason = "failed"
+				}
+			}
+			code, sig := exitInfo(ws)
+			return c.teardown(reason, code, sig)
+		case <-term:
+			return c.destroy(nil)
+		case r := <-c.reqs:
+			if r.req.V != controlVersion {
+				r.reply(fmt.Errorf("control protocol version %d not supported (this controller speaks %d): restart the domain with this lxctl", r.req.V, controlVersion))
+				continue
+			}
+			switch r.req.Op {
+			case OpStatus:
+				r.reply(nil)
+			case OpDestroy:
+				return c.destroy(r)
+			case OpShutdown:
+				sig := unix.Signal(r.req.Signal)
+				if sig == 0 {
+					sig = unix.SIGTERM
+				}
+				err := c.signalInit(sig)
+				if err == nil {
+					c.shutdownSig = sig
+				}
+				r.reply(err)
+			case OpReboot:
+				r.reply(c.restart(true))
+			case OpSuspend:
+				r.reply(c.suspend())
+			case OpResume:
+				r.reply(c.resume())
+			default:
+				r.reply(fmt.Errorf("unknown control operation '%s'", r.req.Op))
+			}
+		}
+	}
+}
+
+func exitInfo(ws syscall.WaitStatus) (int, string) {
+	if ws.Signaled() {
+		return 0, unix.SignalName(ws.Signal())
+	}
+	return ws.ExitStatus(), ""
+}
+
+func (c *controller) signalInit(sig unix.Signal) error {
+	if c.st.State == "paused" {
+		return errors.New("domain is paused: resume it first")
+	}
+	fd, err := unix.PidfdOpen(c.st.InitPID, 0)
+	if err != nil {
+		return fmt.Errorf("signal init: %w", err)
+	}
+	defer unix.Close(fd)
+	return unix.PidfdSendSignal(fd, sig, nil, 0)
+}
+
+// stopInit kills every task of the container and waits for init, so the
+// next step starts from a container that is really gone.
+func (c *controller) stopInit() error {
+	err := killCgroups(c.st)
+	select {
+	case <-c.initEnd:
+	case <-time.After(killTimeout):
+		err = errors.Join(err, fmt.Errorf("init %d did not exit", c.st.InitPID))
+	}
+	c.cons.DetachMaster()
+	if c.lc != nil {
+		_ = c.lc.Destroy()
+		c.lc = nil
+	}
+	return err
+}
+
+// restart replaces init with a fresh one with the same live config; the
+// console socket and an attached client stay. killFirst is set when the
+// host asked for it (lxctl reboot); after init died on its own the tasks
+// are already going.
+func (c *controller) restart(killFirst bool) error {
+	if c.st.State == "paused" {
+		if err := c.resume(); err != nil {
+			return err
+		}
+	}
+	if killFirst {
+		if err := c.stopInit(); err != nil {
+			return err
+		}
+	} else {
+		c.cons.DetachMaster()
+		_ = killCgroups(c.st)
+		if c.lc != nil {
+			_ = c.lc.Destroy()
+			c.lc = nil
+		}
+	}
+	return c.startInit()
+}
+
+func (c *controller) suspend() error {
+	if c.st.State == "paused" {
+		return nil
+	}
+	if err := cgroup.Freeze(c.st.CgroupPaths); err != nil {
+		return err
+	}
+	c.st.State, c.st.Reason = "paused", "user"
+	return c.l.WriteStatus(c.st)
+}
+
+func (c *controller) resume() error {
+	if c.st.State != "paused" {
+		return errors.New("domain is already running")
+	}
+	if err := cgroup.Thaw(c.st.CgroupPaths); err != nil {
+		return err
+	}
+	c.st.State, c.st.Reason = "running", "unpaused"
+	return c.l.WriteStatus(c.st)
+}
+
+// destroy kills the container and tears everything down, then answers the
+// request, so that a "destroyed" reply means nothing is left.
+func (c *controller) destroy(r *controlRequest) error {
+	err := c.stopInit()
+	err = errors.Join(err, c.teardown("destroyed", 0, "SIGKILL"))
+	if r != nil {
+		r.reply(err)
+	}
+	return err
+}
+
+// teardown removes all the domain's resources; each step runs even if an
+// earlier one failed.
+func (c *controller) teardown(reason string, code int, sig string) error {
+	var errs []error
+	if c.st != nil {
+		errs = append(errs, killCgroups(c.st))
+	}
+	if c.lc != nil {
+		_ = c.lc.Destroy()
+	}
+	if c.cons != nil {
+		errs = append(errs, c.cons.Close(reason))
+	}
+	if c.control != nil {
+		_ = c.control.Close()
+	}
+	if c.st != nil && c.st.HostRootMount != "" {
+		// The mount lives in this process's namespace only; detach it so
+		// the runtime dir can be removed.
+		_ = unix.Unmount(c.st.HostRootMount, unix.MNT_DETACH)
+	}
+	errs = append(errs, finish(c.l, c.name, reason, code, sig))
+	if err := errors.Join(errs...); err != nil {
+		logrus.Errorf("teardown: %v", err)
+		return err
+	}
+	logrus.Infof("domain '%s' stopped (%s)", c.name, reason)
+	return nil
+}
+
+func socketPair() (parent, child *os.File, err error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("console socket pair: %w", err)
+	}
+	return os.NewFile(uintptr(fds[0]), "console-parent"), os.NewFile(uintptr(fds[1]), "console-child"), nil
+}
+
+// recvFile receives the pty master init sends over the console socket.
+func recvFile(sock *os.File) (*os.File, error) {
+	name := make([]byte, 4096)
+	oob := make([]byte, unix.CmsgSpace(4))
+	var n, oobn int
+	var err error
+	for {
+		n, oobn, _, _, err = unix.Recvmsg(int(sock.Fd()), name, oob, unix.MSG_CMSG_CLOEXEC)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil {
+		return nil, err
+	}
+	if len(msgs) != 1 {
+		return nil, fmt.Errorf("expected one control message, got %d", len(msgs))
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil {
+		return nil, err
+	}
+	if len(fds) != 1 {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+		return nil, fmt.Errorf("expected one fd, got %d", len(fds))
+	}
+	return os.NewFile(uintptr(fds[0]), string(name[:n])), nil
+}

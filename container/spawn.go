@@ -1,0 +1,157 @@
+package container
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/lxctl/lxctl/domainxml"
+	"github.com/lxctl/lxctl/state"
+)
+
+// startTimeout bounds how long start waits for the controller's verdict.
+const startTimeout = 60 * time.Second
+
+// Start brings a domain up: it writes the live config into a fresh runtime
+// dir, re-executes this binary with controllerArgs as the detached
+// controller (new session, own mount namespace, stdio to the domain log)
+// and waits on the sync pipe until init runs or the start failed. The
+// caller holds the domain lock. On failure nothing is left behind.
+func Start(l state.Layout, d *domainxml.Domain, controllerArgs []string) (initPID int, retErr error) {
+	runDir, err := l.RunDir(d.Name)
+	if err != nil {
+		return 0, err
+	}
+	if err := l.EnsureDirs(); err != nil {
+		return 0, err
+	}
+	_ = l.RemoveRunDir(d.Name) // a stale dir of a domain swept earlier
+	if err := os.Mkdir(runDir, 0o700); err != nil {
+		return 0, fmt.Errorf("runtime dir: %w", err)
+	}
+	defer func() {
+		if retErr != nil {
+			_ = l.RemoveRunDir(d.Name)
+		}
+	}()
+	if err := checkSocketPath(filepath.Join(runDir, ControlSocketFile)); err != nil {
+		return 0, err
+	}
+	live := d.Clone()
+	if live.Resource.Partition == "" {
+		live.Resource.Partition = DefaultPartition
+	}
+	live.ID = 0
+	out, err := live.Marshal()
+	if err != nil {
+		return 0, err
+	}
+	if err := state.WriteFileAtomic(filepath.Join(runDir, LiveXMLFile), out, 0o600); err != nil {
+		return 0, err
+	}
+
+	logPath, err := l.LogPath(d.Name)
+	if err != nil {
+		return 0, err
+	}
+	logFile, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return 0, fmt.Errorf("domain log: %w", err)
+	}
+	defer logFile.Close()
+	logStart, _ := logFile.Seek(0, io.SeekEnd)
+	devNull, err := os.Open(os.DevNull)
+	if err != nil {
+		return 0, err
+	}
+	defer devNull.Close()
+	syncR, syncW, err := os.Pipe()
+	if err != nil {
+		return 0, err
+	}
+	defer syncR.Close()
+
+	// The executable's real path, not /proc/self/exe, so the controller
+	// shows up in ps as lxctl.
+	exe, err := os.Executable()
+	if err != nil {
+		return 0, fmt.Errorf("find lxctl's own binary: %w", err)
+	}
+	cmd := exec.Command(exe, controllerArgs...)
+	cmd.Args[0] = "lxctl"
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = devNull, logFile, logFile
+	cmd.ExtraFiles = []*os.File{syncW}
+	cmd.Env = append(os.Environ(), "LXCTL_SYNC_FD=3")
+	// A session of its own so no terminal signal reaches it; a mount
+	// namespace of its own for the host-root bind and libcontainer's work.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Cloneflags: unix.CLONE_NEWNS}
+	if err := cmd.Start(); err != nil {
+		syncW.Close()
+		return 0, fmt.Errorf("start controller: %w", err)
+	}
+	syncW.Close()
+
+	msg, err := readSync(syncR, startTimeout)
+	if err != nil || !msg.OK {
+		// The controller cleans up after itself before it reports a
+		// failure; one that died or hung has to be swept from here.
+		if err != nil {
+			_ = cmd.Process.Kill()
+		}
+		_ = cmd.Wait()
+		if err != nil {
+			if st, serr := l.ReadStatus(d.Name); serr == nil {
+				_ = Sweep(l, st, "failed")
+			}
+			return 0, fmt.Errorf("%w%s", err, logTail(logPath, logStart))
+		}
+		return 0, errors.New(msg.Error)
+	}
+	// The controller outlives this command; it is not waited for.
+	_ = cmd.Process.Release()
+	return msg.PID, nil
+}
+
+func readSync(r *os.File, timeout time.Duration) (*syncMessage, error) {
+	_ = r.SetReadDeadline(time.Now().Add(timeout))
+	data, err := io.ReadAll(r)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return nil, fmt.Errorf("the controller did not report within %s", timeout)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the controller's report: %w", err)
+	}
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 {
+		return nil, errors.New("the controller exited before reporting")
+	}
+	var m syncMessage
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("the controller's report is garbled (%q): %w", data, err)
+	}
+	return &m, nil
+}
+
+// logTail returns what the controller wrote to the domain log during this
+// start, to show with an error.
+func logTail(path string, from int64) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.NewSectionReader(f, from, 1<<16))
+	if err != nil || len(bytes.TrimSpace(data)) == 0 {
+		return ""
+	}
+	return "\ndomain log " + path + ":\n" + string(bytes.TrimSpace(data))
+}

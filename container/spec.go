@@ -1,0 +1,472 @@
+package container
+
+import (
+	"debug/elf"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	"github.com/moby/sys/capability"
+	"github.com/moby/sys/user"
+	"github.com/opencontainers/cgroups/devices/config"
+	"github.com/opencontainers/runc/libcontainer/configs"
+	"github.com/opencontainers/runc/libcontainer/specconv"
+	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/lxctl/lxctl/domainxml"
+)
+
+// DefaultPartition is libvirt's default resource partition.
+const DefaultPartition = "/machine"
+
+// DefaultPidsLimit bounds the number of tasks in a container. libvirt sets
+// none, so a fork bomb in a container takes the host down; lxctl sets one.
+const DefaultPidsLimit = 16384
+
+// libvirtDroppedCaps are the capabilities libvirt's default policy drops
+// unless the domain turns them on explicitly.
+var libvirtDroppedCaps = []string{"sys_module", "sys_time", "mknod", "audit_control", "mac_admin"}
+
+// Options are the knobs of a start that are not in the domain XML.
+type Options struct {
+	PidsLimit int64
+}
+
+// CgroupPath is where a domain's cgroups live in every hierarchy:
+// <partition>/<name>.lxctl, so lxctl and libvirt (".libvirt-lxc") can share
+// a host and two domains never share a cgroup.
+func CgroupPath(d *domainxml.Domain) (string, error) {
+	p := d.Resource.Partition
+	if p == "" {
+		p = DefaultPartition
+	}
+	if !strings.HasPrefix(p, "/") {
+		return "", fmt.Errorf("resource partition '%s' must start with '/' (e.g. /machine)", p)
+	}
+	clean := filepath.Clean(p)
+	if clean != p && clean+"/" != p {
+		return "", fmt.Errorf("resource partition '%s' is not a clean absolute path (use %s)", p, clean)
+	}
+	return filepath.Join(clean, d.Name+".lxctl"), nil
+}
+
+// Env is the environment init gets: libvirt's, then the domain's initenv.
+func Env(d *domainxml.Domain) []string {
+	env := []string{
+		"PATH=/bin:/sbin",
+		"TERM=linux",
+		"container=lxc-libvirt",
+		"HOME=/",
+		"container_uuid=" + d.UUID,
+		"LIBVIRT_LXC_UUID=" + d.UUID,
+		"LIBVIRT_LXC_NAME=" + d.Name,
+	}
+	if d.OS.Cmdline != "" {
+		env = append(env, "LIBVIRT_LXC_CMDLINE="+d.OS.Cmdline)
+	}
+	for _, e := range d.OS.InitEnv {
+		env = append(env, e.Name+"="+e.Value)
+	}
+	return env
+}
+
+// Capabilities computes the capability set of init from the domain's
+// <features><capabilities> the way libvirt does: the default policy drops
+// only a handful, allow keeps all but those turned off, deny keeps only
+// those turned on.
+func Capabilities(d *domainxml.Domain) []string {
+	policy := "default"
+	switches := map[string]bool{}
+	if c := d.Features.Capabilities; c != nil {
+		if c.Policy != "" {
+			policy = c.Policy
+		}
+		for _, s := range c.Caps {
+			switches[s.Name] = s.On
+		}
+	}
+	last, err := capability.LastCap()
+	if err != nil {
+		last = capability.ListKnown()[len(capability.ListKnown())-1]
+	}
+	dropByDefault := map[string]bool{}
+	for _, n := range libvirtDroppedCaps {
+		dropByDefault[n] = true
+	}
+	var caps []string
+	for _, c := range capability.ListKnown() {
+		if c > last {
+			continue
+		}
+		name := c.String()
+		on, set := switches[name]
+		keep := false
+		switch policy {
+		case "allow":
+			keep = !set || on
+		case "deny":
+			keep = set && on
+		default:
+			keep = (!dropByDefault[name] && !set) || (set && on)
+		}
+		// A capability lxctl itself lacks (this host's root has no
+		// sys_resource) cannot be granted: asking for it fails the start.
+		if bound, err := capability.GetBound(c); err == nil && !bound {
+			keep = false
+		}
+		if keep {
+			caps = append(caps, "CAP_"+strings.ToUpper(name))
+		}
+	}
+	return caps
+}
+
+// rootfsSource returns the host directory that becomes the container's
+// root, or "" when the domain has none and shares the host's root.
+func rootfsSource(d *domainxml.Domain) (dir string, readonly bool) {
+	for _, fs := range d.Devices.Filesystems {
+		if fs.Target == "/" && (fs.Type == "" || fs.Type == "mount") {
+			return fs.Source.Dir, fs.ReadOnly
+		}
+	}
+	return "", false
+}
+
+// CheckRunnable refuses, before anything is created, what lxctl cannot run
+// and what would make init fail: unsupported devices, missing filesystem
+// sources, an init that is missing, not executable or for another machine.
+// rootfs is the host path of the container's root.
+func CheckRunnable(d *domainxml.Domain, rootfs string) error {
+	if un := d.Unsupported(); len(un) > 0 {
+		return fmt.Errorf("lxctl cannot run this domain yet: %s", strings.Join(un, "; "))
+	}
+	if len(d.Devices.Interfaces) > 0 {
+		return fmt.Errorf("<interface type='%s'>: network interfaces are not supported yet (remove the interface, or use <features><privnet/></features> for a private network namespace)", d.Devices.Interfaces[0].Type)
+	}
+	for _, fs := range d.Devices.Filesystems {
+		switch fs.Type {
+		case "", "mount":
+			if _, err := os.Stat(fs.Source.Dir); err != nil {
+				return fmt.Errorf("<filesystem> source dir '%s' for target '%s': %w", fs.Source.Dir, fs.Target, unwrapPathErr(err))
+			}
+		case "ram":
+		case "bind":
+			p, err := securejoin.SecureJoin(rootfs, fs.Source.Dir)
+			if err == nil {
+				_, err = os.Stat(p)
+			}
+			if err != nil {
+				return fmt.Errorf("<filesystem type='bind'> source dir '%s' (inside the container) for target '%s': %w", fs.Source.Dir, fs.Target, unwrapPathErr(err))
+			}
+		default:
+			return fmt.Errorf("<filesystem type='%s'> for target '%s' is not supported (use type mount, bind or ram)", fs.Type, fs.Target)
+		}
+	}
+	return checkInit(d.OS.Init, rootfs)
+}
+
+func unwrapPathErr(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// checkInit reports what libvirt only notices once the domain is gone: an
+// init that does not exist in the container root, is not an executable
+// file, or is built for another machine.
+func checkInit(init, rootfs string) error {
+	p, err := securejoin.SecureJoin(rootfs, init)
+	if err != nil {
+		return fmt.Errorf("init '%s': %w", init, err)
+	}
+	where := "in the container root " + rootfs
+	if rootfs == "/" {
+		where = "on the host root (the domain has no <filesystem> with target '/')"
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		return fmt.Errorf("cannot find init '%s' %s: %w", init, where, unwrapPathErr(err))
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("init '%s' %s is not a regular file", init, where)
+	}
+	if fi.Mode().Perm()&0o111 == 0 {
+		return fmt.Errorf("init '%s' %s is not executable (chmod +x it)", init, where)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return fmt.Errorf("init '%s': %w", init, err)
+	}
+	defer f.Close()
+	var magic [4]byte
+	if _, err := f.ReadAt(magic[:], 0); err != nil {
+		return fmt.Errorf("init '%s' %s is not an executable (too short)", init, where)
+	}
+	switch {
+	case string(magic[:2]) == "#!":
+		return nil
+	case string(magic[:]) == elf.ELFMAG:
+		ef, err := elf.NewFile(f)
+		if err != nil {
+			return fmt.Errorf("init '%s' %s is not a valid ELF executable: %w", init, where, err)
+		}
+		if want := hostMachine(); want != elf.EM_NONE && ef.Machine != want {
+			return fmt.Errorf("init '%s' %s is built for %s, but this host runs %s: exec format error", init, where, ef.Machine, want)
+		}
+		return nil
+	}
+	return fmt.Errorf("init '%s' %s is neither an ELF binary nor a #! script: exec format error", init, where)
+}
+
+func hostMachine() elf.Machine {
+	switch runtime.GOARCH {
+	case "amd64":
+		return elf.EM_X86_64
+	case "arm64":
+		return elf.EM_AARCH64
+	case "386":
+		return elf.EM_386
+	case "arm":
+		return elf.EM_ARM
+	case "ppc64le", "ppc64":
+		return elf.EM_PPC64
+	case "s390x":
+		return elf.EM_S390
+	case "riscv64":
+		return elf.EM_RISCV
+	}
+	return elf.EM_NONE
+}
+
+// Spec builds the OCI spec of a domain. rootfs is the host path that
+// becomes "/" (the domain's root filesystem, or the controller's private
+// rbind of the host root).
+func Spec(d *domainxml.Domain, rootfs string, opts Options) (*specs.Spec, error) {
+	cgPath, err := CgroupPath(d)
+	if err != nil {
+		return nil, err
+	}
+	_, rootRO := rootfsSource(d)
+	caps := Capabilities(d)
+	s := &specs.Spec{
+		Version:  specs.Version,
+		Root:     &specs.Root{Path: rootfs, Readonly: rootRO},
+		Hostname: d.Name,
+		Process: &specs.Process{
+			Terminal: true,
+			Cwd:      "/",
+			Capabilities: &specs.LinuxCapabilities{
+				Bounding: caps, Effective: caps, Permitted: caps,
+			},
+		},
+		Mounts: baseMounts(),
+		Linux: &specs.Linux{
+			CgroupsPath: cgPath,
+			Namespaces: []specs.LinuxNamespace{
+				{Type: specs.MountNamespace}, {Type: specs.PIDNamespace},
+				{Type: specs.UTSNamespace}, {Type: specs.IPCNamespace},
+			},
+			// libvirt makes /proc/sys read-only and hides nothing else;
+			// masking the kernel's sensitive files as runc does costs nothing.
+			ReadonlyPaths: []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"},
+			MaskedPaths: []string{"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+				"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"},
+			Resources: resources(d, opts),
+		},
+	}
+	if d.NeedsNetNS() {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace})
+	}
+	if len(d.IDMap.UIDs) > 0 {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		for _, m := range d.IDMap.UIDs {
+			s.Linux.UIDMappings = append(s.Linux.UIDMappings, specs.LinuxIDMapping{ContainerID: m.Start, HostID: m.Target, Size: m.Count})
+		}
+		for _, m := range d.IDMap.GIDs {
+			s.Linux.GIDMappings = append(s.Linux.GIDMappings, specs.LinuxIDMapping{ContainerID: m.Start, HostID: m.Target, Size: m.Count})
+		}
+	}
+	for _, fs := range d.Devices.Filesystems {
+		if fs.Target == "/" {
+			continue
+		}
+		m, err := fsMount(fs, rootfs)
+		if err != nil {
+			return nil, err
+		}
+		s.Mounts = append(s.Mounts, m)
+	}
+	return s, nil
+}
+
+// baseMounts are the container's own /proc, /sys (read-only), /dev (a small
+// tmpfs with a new devpts instance) and /dev/shm, as libvirt gives them.
+func baseMounts() []specs.Mount {
+	return []specs.Mount{
+		{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
+		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
+		{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
+		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
+		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
+		{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
+	}
+}
+
+func fsMount(fs domainxml.Filesystem, rootfs string) (specs.Mount, error) {
+	opts := []string{"rbind"}
+	if fs.ReadOnly {
+		opts = append(opts, "ro")
+	}
+	switch fs.Type {
+	case "", "mount":
+		return specs.Mount{Destination: fs.Target, Type: "bind", Source: fs.Source.Dir, Options: opts}, nil
+	case "bind":
+		// The source names a path inside the container: bind it from
+		// the container's root before pivot_root.
+		src, err := securejoin.SecureJoin(rootfs, fs.Source.Dir)
+		if err != nil {
+			return specs.Mount{}, fmt.Errorf("<filesystem type='bind'> source '%s': %w", fs.Source.Dir, err)
+		}
+		return specs.Mount{Destination: fs.Target, Type: "bind", Source: src, Options: opts}, nil
+	case "ram":
+		o := []string{"nosuid", "nodev", "size=" + strconv.FormatUint(fs.Source.UsageBytes, 10)}
+		if fs.ReadOnly {
+			o = append(o, "ro")
+		}
+		return specs.Mount{Destination: fs.Target, Type: "tmpfs", Source: "tmpfs", Options: o}, nil
+	}
+	return specs.Mount{}, fmt.Errorf("<filesystem type='%s'> for target '%s' is not supported (use type mount, bind or ram)", fs.Type, fs.Target)
+}
+
+func resources(d *domainxml.Domain, opts Options) *specs.LinuxResources {
+	r := &specs.LinuxResources{
+		Memory: &specs.LinuxMemory{},
+		CPU:    &specs.LinuxCPU{},
+	}
+	limit := int64(d.Memory * 1024)
+	if h := d.MemTune.HardLimit; h != nil {
+		limit = int64(*h * 1024)
+	}
+	if limit > 0 {
+		r.Memory.Limit = &limit
+	}
+	if s := d.MemTune.SoftLimit; s != nil {
+		v := int64(*s * 1024)
+		r.Memory.Reservation = &v
+	}
+	if s := d.MemTune.SwapHardLimit; s != nil {
+		v := int64(*s * 1024)
+		r.Memory.Swap = &v
+	}
+	t := d.CPUTune
+	if t.Shares != nil {
+		v := *t.Shares
+		r.CPU.Shares = &v
+	}
+	if t.Period != nil {
+		v := *t.Period
+		r.CPU.Period = &v
+	}
+	if t.Quota != nil && *t.Quota > 0 {
+		v := *t.Quota
+		r.CPU.Quota = &v
+	}
+	if d.VCPU.CPUSet != "" && d.VCPU.Placement != "auto" {
+		r.CPU.Cpus = d.VCPU.CPUSet
+	}
+	if w := d.BlkioTune.Weight; w != nil {
+		v := uint16(*w)
+		r.BlockIO = &specs.LinuxBlockIO{Weight: &v}
+	}
+	pids := opts.PidsLimit
+	if pids == 0 {
+		pids = DefaultPidsLimit
+	}
+	if pids > 0 {
+		r.Pids = &specs.LinuxPids{Limit: &pids}
+	}
+	return r
+}
+
+// deviceRules is libvirt's device allow-list: null, zero, full, random,
+// urandom, tty, console, ptmx, the pts devices and fuse; mknod of anything
+// only when the domain turns the mknod capability on.
+func deviceRules(d *domainxml.Domain) []*config.Rule {
+	c := func(major, minor int64) *config.Rule {
+		return &config.Rule{Type: config.CharDevice, Major: major, Minor: minor, Permissions: "rwm", Allow: true}
+	}
+	rules := []*config.Rule{
+		{Type: config.WildcardDevice, Major: config.Wildcard, Minor: config.Wildcard, Permissions: "rwm", Allow: false},
+		c(1, 3), c(1, 5), c(1, 7), c(1, 8), c(1, 9), c(5, 0), c(5, 1), c(5, 2), c(136, config.Wildcard), c(10, 229),
+	}
+	for _, s := range capsOn(d) {
+		if s == "mknod" {
+			rules = append(rules,
+				&config.Rule{Type: config.CharDevice, Major: config.Wildcard, Minor: config.Wildcard, Permissions: "m", Allow: true},
+				&config.Rule{Type: config.BlockDevice, Major: config.Wildcard, Minor: config.Wildcard, Permissions: "m", Allow: true})
+		}
+	}
+	return rules
+}
+
+func capsOn(d *domainxml.Domain) []string {
+	var on []string
+	for _, c := range Capabilities(d) {
+		on = append(on, strings.ToLower(strings.TrimPrefix(c, "CAP_")))
+	}
+	return on
+}
+
+// Config turns the spec into libcontainer's config through runc's own
+// converter, then replaces the device rules with libvirt's allow-list (runc
+// appends "mknod anything" to every container, which libvirt does not).
+func Config(d *domainxml.Domain, rootfs string, opts Options) (*configs.Config, error) {
+	s, err := Spec(d, rootfs, opts)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{
+		CgroupName: d.Name,
+		Spec:       s,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("container config: %w", err)
+	}
+	cfg.Cgroups.Resources.Devices = deviceRules(d)
+	// The container dies with its controller: no orphan that nothing manages.
+	cfg.ParentDeathSignal = int(unix.SIGKILL)
+	if len(d.Devices.Interfaces) == 0 && d.NeedsNetNS() {
+		cfg.Networks = []*configs.Network{{Type: "loopback"}}
+	}
+	return cfg, nil
+}
+
+// InitUser resolves <inituser>/<initgroup> in the container's own passwd
+// and group files, as libvirt does after pivot_root.
+func InitUser(d *domainxml.Domain, rootfs string) (uid, gid int, groups []int, err error) {
+	if d.OS.InitUser == "" && d.OS.InitGroup == "" {
+		return 0, 0, nil, nil
+	}
+	spec := d.OS.InitUser
+	if spec == "" {
+		spec = "0"
+	}
+	if d.OS.InitGroup != "" {
+		spec += ":" + d.OS.InitGroup
+	}
+	passwd, _ := securejoin.SecureJoin(rootfs, "/etc/passwd")
+	group, _ := securejoin.SecureJoin(rootfs, "/etc/group")
+	u, err := user.GetExecUserPath(strings.TrimPrefix(spec, "+"), &user.ExecUser{}, passwd, group)
+	if err != nil {
+		return 0, 0, nil, fmt.Errorf("<inituser>/<initgroup> '%s' in the container: %w", spec, err)
+	}
+	return u.Uid, u.Gid, u.Sgids, nil
+}
