@@ -1,0 +1,93 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	"github.com/lxctl/lxctl/console"
+)
+
+type consoleOptions struct {
+	force  bool
+	escape string
+	replay bool
+}
+
+func newConsoleCmd(g *globals) *cobra.Command {
+	opts := &consoleOptions{}
+	c := &cobra.Command{
+		Use:   "console NAME",
+		Short: "Attach to a running domain's console (^] detaches)",
+		Long: `Connect this terminal to the container's console. ^] (Ctrl + ]) detaches and
+leaves the container running. Without a terminal, stdin is sent to the console
+and its output printed, so scripts can pipe commands in.`,
+		Example: `  lxctl console vm1
+  printf 'echo hi\nexit\n' | lxctl console vm1`,
+		Args: exactArgs("name"),
+		RunE: func(c *cobra.Command, args []string) error {
+			return runConsole(g, args[0], opts)
+		},
+	}
+	addConsoleFlags(c, opts)
+	return c
+}
+
+func addConsoleFlags(c *cobra.Command, opts *consoleOptions) {
+	c.Flags().BoolVar(&opts.force, "force", false, "take the console over from a client already attached")
+	c.Flags().StringVar(&opts.escape, "escape", "^]", "detach key, as ^X")
+	c.Flags().BoolVar(&opts.replay, "replay", false, "first print what the console log holds")
+}
+
+func runConsole(g *globals, arg string, opts *consoleOptions) error {
+	esc, err := console.ParseEscape(opts.escape)
+	if err != nil {
+		return err
+	}
+	d, err := g.lookup(arg)
+	if err != nil {
+		return err
+	}
+	if !d.active() {
+		return fmt.Errorf("domain '%s' is not running (start it with lxctl start %s)", d.Name, d.Name)
+	}
+	return g.attach(d.Name, d.Status.ConsoleSocket, esc, opts)
+}
+
+// attach connects to a console socket and relays until detach, the end of
+// the domain, or a takeover.
+func (g *globals) attach(name, socket string, esc byte, opts *consoleOptions) error {
+	if opts.replay {
+		if p, err := g.layout().ConsoleLogPath(name); err == nil {
+			if err := console.ReadLog(p, g.io.Out); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+		}
+	}
+	in, _ := g.io.InFile()
+	raw := g.io.IsInTerminal()
+	if raw {
+		fmt.Fprintf(g.io.ErrOut, "Connected to domain '%s'\nEscape character is %s (Ctrl + %s)\n", name, console.EscapeName(esc), console.EscapeName(esc)[1:])
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
+	defer stop()
+	res, err := console.Attach(ctx, socket, console.ClientOptions{
+		In: in, Reader: g.io.In, Out: g.io.Out, ErrOut: g.io.ErrOut,
+		Escape: esc, Force: opts.force, Raw: raw,
+	})
+	if errors.Is(err, console.ErrInUse) {
+		return fmt.Errorf("console for domain '%s' is in use (use --force)", name)
+	}
+	if err != nil {
+		return err
+	}
+	if msg := res.Message(name); msg != "" && raw {
+		fmt.Fprintln(g.io.ErrOut, msg)
+	}
+	return nil
+}

@@ -1,0 +1,147 @@
+package cmd
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lxctl/lxctl/domainxml"
+	"github.com/lxctl/lxctl/state"
+)
+
+type defineOptions struct {
+	file     string
+	validate bool
+}
+
+func newDefineCmd(g *globals) *cobra.Command {
+	opts := &defineOptions{}
+	c := &cobra.Command{
+		Use:   "define FILE",
+		Short: "Define (but don't start) a domain from an XML file ('-' reads stdin)",
+		Long: `Validate a <domain type='lxc'> document and store it as a persistent definition.
+Redefining an existing name replaces its definition (it takes effect at the next
+start); a document without <uuid> keeps the stored uuid. Elements lxctl does not
+know are kept and reported as warnings; --validate makes them errors.`,
+		Example: "  lxctl define vm1.xml\n  lxctl define - < vm1.xml",
+		Args:    exactArgs("file"),
+		RunE: func(c *cobra.Command, args []string) error {
+			opts.file = args[0]
+			return runDefine(g, opts)
+		},
+	}
+	c.Flags().BoolVar(&opts.validate, "validate", false, "treat warnings (unknown elements, features lxctl cannot run) as errors")
+	return c
+}
+
+func readInput(g *globals, file string) ([]byte, error) {
+	if file == "-" {
+		return io.ReadAll(g.io.In)
+	}
+	return os.ReadFile(file)
+}
+
+func runDefine(g *globals, opts *defineOptions) error {
+	fail := func(err error) error { return failed(err, "Failed to define domain from %s", opts.file) }
+	data, err := readInput(g, opts.file)
+	if err != nil {
+		return fail(err)
+	}
+	d, err := parseNew(g, data, opts.validate)
+	if err != nil {
+		return fail(err)
+	}
+	if err := g.store(d); err != nil {
+		return fail(err)
+	}
+	fmt.Fprintf(g.io.Out, "Domain '%s' defined from %s\n", d.Name, opts.file)
+	return nil
+}
+
+// parseNew parses a user's document, checks the name rule, prints warnings
+// (or fails on them with --validate) and fills in libvirt's defaults, except
+// the uuid, which store decides.
+func parseNew(g *globals, data []byte, strict bool) (*domainxml.Domain, error) {
+	d, warnings, err := domainxml.Parse(data)
+	if err != nil {
+		return nil, err
+	}
+	if err := state.ValidateName(d.Name); err != nil {
+		return nil, fmt.Errorf("name: %w", err)
+	}
+	if strict && len(warnings) > 0 {
+		var errs []error
+		for _, w := range warnings {
+			errs = append(errs, errors.New(w.String()))
+		}
+		return nil, fmt.Errorf("--validate: %w", errors.Join(errs...))
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(g.io.ErrOut, "warning: %s\n", w.String())
+	}
+	return d, nil
+}
+
+// store saves d as the persistent definition of d.Name under the domain's
+// lock, following libvirt's uuid rules: a name keeps its uuid (a document
+// without one inherits the stored one) and a uuid belongs to one name.
+func (g *globals) store(d *domainxml.Domain) error {
+	l := g.layout()
+	if err := l.EnsureDirs(); err != nil {
+		return err
+	}
+	lk, err := l.LockDomain(d.Name, lockWait)
+	if err != nil {
+		return err
+	}
+	defer lk.Unlock()
+
+	existingUUID := ""
+	if old, err := g.loadDefinition(d.Name); err == nil {
+		existingUUID = old.UUID
+	} else if !errors.Is(err, state.ErrNotFound) {
+		return err
+	}
+	if existingUUID == "" {
+		// A transient domain of that name may be running.
+		if st, err := l.ReadStatus(d.Name); err == nil {
+			existingUUID = st.UUID
+		}
+	}
+	if d.UUID == "" {
+		d.UUID = existingUUID
+	}
+	if existingUUID != "" && d.UUID != existingUUID {
+		return fmt.Errorf("domain '%s' already exists with uuid %s (leave <uuid> out or use that one to redefine it)", d.Name, existingUUID)
+	}
+	if d.UUID != "" {
+		if other, err := g.findUUID(d.UUID); err != nil {
+			return err
+		} else if other != "" && other != d.Name {
+			return fmt.Errorf("domain '%s' is already defined with uuid %s (remove <uuid> to get a new one)", other, d.UUID)
+		}
+	}
+	d.SetDefaults(domainxml.HostArch(), emulatorPath())
+	out, err := d.Marshal()
+	if err != nil {
+		return err
+	}
+	return l.SaveDefinition(d.Name, out)
+}
+
+// emulatorPath is what <emulator> defaults to: lxctl itself, which is what
+// runs as the controller, so dumpxml stays honest.
+func emulatorPath() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "/usr/bin/lxctl"
+	}
+	if p, err := filepath.EvalSymlinks(exe); err == nil {
+		return p
+	}
+	return exe
+}

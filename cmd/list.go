@@ -1,0 +1,151 @@
+package cmd
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+type listOptions struct {
+	all, inactive       bool
+	name, uuid, id      bool
+	json, quiet         bool
+	persistent, transnt bool
+}
+
+func newListCmd(g *globals) *cobra.Command {
+	opts := &listOptions{}
+	c := &cobra.Command{
+		Use:   "list",
+		Short: "List domains (running ones; --all adds those shut off)",
+		Example: `  lxctl list --all
+  lxctl list --name          # bare names, for scripts
+  lxctl list --all --json`,
+		Args: exactArgs(),
+		RunE: func(c *cobra.Command, _ []string) error { return runList(g, opts) },
+	}
+	f := c.Flags()
+	f.BoolVar(&opts.all, "all", false, "list inactive domains too")
+	f.BoolVar(&opts.inactive, "inactive", false, "list inactive domains only")
+	f.BoolVar(&opts.persistent, "persistent", false, "list persistent domains only")
+	f.BoolVar(&opts.transnt, "transient", false, "list transient domains only")
+	f.BoolVar(&opts.name, "name", false, "print bare names, one per line")
+	f.BoolVar(&opts.uuid, "uuid", false, "print bare uuids, one per line")
+	f.BoolVar(&opts.id, "id", false, "print bare ids of running domains, one per line")
+	f.BoolVar(&opts.json, "json", false, "print a JSON array")
+	f.BoolVarP(&opts.quiet, "quiet", "q", false, "no header in the table")
+	return c
+}
+
+// listEntry is one domain in list's output; its JSON form is documented in
+// the README and stable.
+type listEntry struct {
+	ID         *int   `json:"id"`
+	Name       string `json:"name"`
+	UUID       string `json:"uuid"`
+	State      string `json:"state"`
+	Reason     string `json:"reason"`
+	Persistent bool   `json:"persistent"`
+}
+
+func runList(g *globals, opts *listOptions) error {
+	l := g.layout()
+	defined, err := l.ListDefinitions()
+	if err != nil {
+		return err
+	}
+	running, err := l.ListRunDirs()
+	if err != nil {
+		return err
+	}
+	isDefined := map[string]bool{}
+	for _, n := range defined {
+		isDefined[n] = true
+	}
+	names := append([]string{}, defined...)
+	for _, n := range running {
+		if !isDefined[n] {
+			names = append(names, n)
+		}
+	}
+	needUUID := opts.uuid || opts.json
+	var entries []listEntry
+	for _, name := range names {
+		d, err := g.inspectShallow(name, needUUID)
+		if err != nil {
+			continue // vanished or undefined between the listing and now
+		}
+		e := listEntry{Name: name, State: d.State, Reason: d.Reason, Persistent: isDefined[name]}
+		if d.active() {
+			id := d.id()
+			e.ID = &id
+			e.UUID = d.Status.UUID
+		} else if d.Def != nil {
+			e.UUID = d.Def.UUID
+		}
+		switch {
+		case opts.inactive && d.active(), !opts.inactive && !opts.all && !d.active(),
+			opts.persistent && !e.Persistent, opts.transnt && e.Persistent:
+			continue
+		}
+		entries = append(entries, e)
+	}
+	// virsh: running domains by id, then the others by name, case-insensitively.
+	sort.SliceStable(entries, func(i, j int) bool {
+		a, b := entries[i], entries[j]
+		if (a.ID != nil) != (b.ID != nil) {
+			return a.ID != nil
+		}
+		if a.ID != nil {
+			return *a.ID < *b.ID
+		}
+		return strings.ToLower(a.Name) < strings.ToLower(b.Name)
+	})
+
+	out := g.io.Out
+	switch {
+	case opts.json:
+		if entries == nil {
+			entries = []listEntry{}
+		}
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(entries)
+	case opts.name || opts.uuid || opts.id:
+		for _, e := range entries {
+			if opts.id && !opts.name && !opts.uuid && e.ID == nil {
+				continue
+			}
+			var f []string
+			if opts.id {
+				f = append(f, idString(e.ID))
+			}
+			if opts.uuid {
+				f = append(f, e.UUID)
+			}
+			if opts.name {
+				f = append(f, e.Name)
+			}
+			fmt.Fprintln(out, strings.Join(f, " "))
+		}
+		return nil
+	}
+	rows := make([][]string, 0, len(entries))
+	for _, e := range entries {
+		rows = append(rows, []string{idString(e.ID), e.Name, e.State})
+	}
+	writeTable(out, []string{"Id", "Name", "State"}, rows, opts.quiet)
+	fmt.Fprintln(out)
+	return nil
+}
+
+func idString(id *int) string {
+	if id == nil {
+		return "-"
+	}
+	return strconv.Itoa(*id)
+}

@@ -1,0 +1,129 @@
+// Package cmd is lxctl's command line: one file per subcommand, flag parsing,
+// output formatting and exit codes. It is the only package that prints or
+// exits; everything below it returns errors.
+package cmd
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lxctl/lxctl/state"
+)
+
+// globals holds what every command shares: the global flags, the streams
+// and the on-disk layout derived from --root.
+type globals struct {
+	root    string
+	connect string
+	debug   bool
+	io      *IOStreams
+}
+
+// layout is computed on use, after flags are parsed.
+func (g *globals) layout() state.Layout { return state.NewLayout(g.root) }
+
+// Execute runs the command line and returns the process exit code.
+func Execute() int {
+	g := &globals{io: systemIO()}
+	root := newRootCmd(g)
+	if err := root.Execute(); err != nil {
+		printError(g.io, err)
+		return 1
+	}
+	return 0
+}
+
+// failure is virsh's two-line error: what was attempted, then why.
+type failure struct {
+	what string
+	err  error
+}
+
+func (f *failure) Error() string { return f.what + ": " + f.err.Error() }
+func (f *failure) Unwrap() error { return f.err }
+
+func failed(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	return &failure{what: fmt.Sprintf(format, args...), err: err}
+}
+
+func printError(io *IOStreams, err error) {
+	var f *failure
+	if errors.As(err, &f) {
+		fmt.Fprintf(io.ErrOut, "error: %s\n", f.what)
+		err = f.err
+	}
+	for _, line := range strings.Split(strings.TrimRight(err.Error(), "\n"), "\n") {
+		fmt.Fprintf(io.ErrOut, "error: %s\n", line)
+	}
+}
+
+func newRootCmd(g *globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "lxctl",
+		Short: "Run Linux containers described by libvirt domain XML, without a daemon",
+		Long: `lxctl runs Linux containers described by libvirt domain XML (<domain type='lxc'>)
+the way libvirt's LXC driver does with 'virsh --connect lxc:///', as one static
+binary with no daemon: each running container has one small controller process.`,
+		Example: `  lxctl define vm1.xml && lxctl start vm1 && lxctl console vm1
+  lxctl destroy vm1 && lxctl undefine vm1`,
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: false},
+		PersistentPreRunE: func(c *cobra.Command, _ []string) error {
+			return checkConnect(g.connect)
+		},
+	}
+	root.SetOut(g.io.Out)
+	root.SetErr(g.io.ErrOut)
+	root.SetIn(g.io.In)
+
+	defRoot := os.Getenv("LXCTL_ROOT")
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.root, "root", defRoot, "keep all state under `DIR` (default: /var/lib/lxctl, /run/lxctl, /var/log/lxctl; env LXCTL_ROOT)")
+	pf.StringVarP(&g.connect, "connect", "c", "lxc:///", "hypervisor connection `URI` (virsh compatibility: only lxc:/// and lxc:///system)")
+	pf.BoolVar(&g.debug, "debug", false, "log debug messages to the domain log")
+
+	root.AddCommand(
+		newVersionCmd(g),
+		newDefineCmd(g),
+		newUndefineCmd(g),
+		newListCmd(g),
+		newDumpXMLCmd(g),
+		newDomInfoCmd(g),
+		newDomStateCmd(g),
+		newDomUUIDCmd(g),
+		newDomNameCmd(g),
+		newDomIDCmd(g),
+	)
+	root.AddCommand(lifecycleCommands(g)...)
+	return root
+}
+
+// checkConnect accepts the URIs virsh users type for the local LXC driver.
+func checkConnect(uri string) error {
+	switch uri {
+	case "lxc:///", "lxc:///system", "lxc:///system/", "lxc://", "lxc:":
+		return nil
+	}
+	return fmt.Errorf("unsupported connection URI %q: lxctl only drives local LXC containers (use lxc:/// or lxc:///system)", uri)
+}
+
+// exactArgs is cobra.ExactArgs with a message that names what is missing.
+func exactArgs(names ...string) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if len(args) < len(names) {
+			return fmt.Errorf("%s: missing argument %s (usage: %s)", c.Name(), strings.ToUpper(names[len(args)]), c.UseLine())
+		}
+		if len(args) > len(names) {
+			return fmt.Errorf("%s: unexpected argument %q (usage: %s)", c.Name(), args[len(names)], c.UseLine())
+		}
+		return nil
+	}
+}

@@ -1,0 +1,90 @@
+package cmd
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lxctl/lxctl/container"
+	"github.com/lxctl/lxctl/domainxml"
+)
+
+type startOptions struct {
+	pidsLimit int64
+	console   bool
+	cons      consoleOptions
+}
+
+func newStartCmd(g *globals) *cobra.Command {
+	opts := &startOptions{}
+	c := &cobra.Command{
+		Use:   "start NAME",
+		Short: "Start a defined domain",
+		Long: `Start a defined domain: a detached controller process takes charge of the
+container's init, console and cgroups, and the command returns once init runs.`,
+		Example: "  lxctl start vm1\n  lxctl start --console vm1   # and attach to its console",
+		Args:    exactArgs("name"),
+		RunE: func(c *cobra.Command, args []string) error {
+			if err := failed(runStart(g, args[0], opts), "Failed to start domain '%s'", args[0]); err != nil {
+				return err
+			}
+			if opts.console {
+				return runConsole(g, args[0], &opts.cons)
+			}
+			return nil
+		},
+	}
+	addStartFlags(c, opts)
+	c.Flags().BoolVar(&opts.console, "console", false, "attach to the console once started")
+	c.Flags().StringVar(&opts.cons.escape, "escape", "^]", "detach key for --console, as ^X")
+	return c
+}
+
+func addStartFlags(c *cobra.Command, opts *startOptions) {
+	c.Flags().Int64Var(&opts.pidsLimit, "pids-limit", container.DefaultPidsLimit, "most tasks the container may have (-1: no limit, as libvirt)")
+}
+
+func runStart(g *globals, arg string, opts *startOptions) error {
+	name, err := g.resolve(arg)
+	if err != nil {
+		return err
+	}
+	lk, err := g.layout().LockDomain(name, lockWait)
+	if err != nil {
+		return err
+	}
+	defer lk.Unlock()
+	d, err := g.inspectLocked(name)
+	if err != nil {
+		return err
+	}
+	if d.active() {
+		return fmt.Errorf("domain '%s' is already running (id %d)", name, d.id())
+	}
+	if err := g.boot(d.Def, opts); err != nil {
+		return err
+	}
+	fmt.Fprintf(g.io.Out, "Domain '%s' started\n\n", name)
+	return nil
+}
+
+// boot starts a domain from a config; the caller holds its lock.
+func (g *globals) boot(def *domainxml.Domain, opts *startOptions) error {
+	l := g.layout()
+	args := []string{controllerCmdName, "--pids-limit", strconv.FormatInt(opts.pidsLimit, 10)}
+	if g.root != "" {
+		root, err := filepath.Abs(g.root)
+		if err != nil {
+			return err
+		}
+		args = append(args, "--root", root)
+	}
+	if g.debug {
+		args = append(args, "--debug")
+	}
+	args = append(args, def.Name)
+	_, err := container.Start(l, def, args)
+	return err
+}

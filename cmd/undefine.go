@@ -1,0 +1,50 @@
+package cmd
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+func newUndefineCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "undefine NAME",
+		Short: "Remove a domain's persistent definition",
+		Long: `Remove the persistent definition of a domain. A running domain keeps running
+as a transient one and disappears once it stops, as with virsh.`,
+		Args: exactArgs("name"),
+		RunE: func(c *cobra.Command, args []string) error {
+			return failed(runUndefine(g, args[0]), "Failed to undefine domain '%s'", args[0])
+		},
+	}
+}
+
+func runUndefine(g *globals, arg string) error {
+	name, err := g.resolve(arg)
+	if err != nil {
+		return err
+	}
+	l := g.layout()
+	lk, err := l.LockDomain(name, lockWait)
+	if err != nil {
+		return err
+	}
+	defer lk.Unlock()
+	d, err := g.inspectLocked(name)
+	if err != nil {
+		return err
+	}
+	if d.Def == nil {
+		return fmt.Errorf("domain '%s' is transient: it has no persistent definition (stop it with lxctl destroy)", name)
+	}
+	if err := l.RemoveDefinition(name); err != nil {
+		return err
+	}
+	// A running domain is persistent exactly while its definition file
+	// exists, so removing the file is what makes it transient.
+	if !d.active() {
+		_ = l.RemoveExit(name)
+	}
+	fmt.Fprintf(g.io.Out, "Domain '%s' has been undefined\n", name)
+	return nil
+}

@@ -1,0 +1,186 @@
+// Command guest is the init the tests run in containers: a tiny static
+// program that follows a script of actions given as arguments, so one
+// binary can play a well-behaved init, a crashing one, a fork bomb or a
+// console that closes and reopens.
+//
+//	guest print TEXT        write TEXT and a newline to stdout
+//	guest fork N            start N children that sleep
+//	guest forkterm N        start N children that ignore SIGTERM
+//	guest daemon N          start N children that double-fork into new sessions
+//	guest sleep [SECONDS]   sleep (forever without SECONDS)
+//	guest exit CODE         exit with CODE
+//	guest reboot|poweroff|halt   call reboot(2)
+//	guest reopen SECONDS    close stdio, wait, reopen /dev/console, print "console reopened"
+//	guest ignoreterm        ignore SIGTERM from now on (a Go init dies of it otherwise)
+//	guest cat               copy stdin to stdout until EOF
+//	guest info              print hostname, pid and the environment
+//
+// Actions run in order: "guest print up fork 10 sleep".
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+func main() {
+	args := os.Args[1:]
+	if len(args) > 0 && args[0] == "child" {
+		child(args[1:])
+		return
+	}
+	if os.Getpid() == 1 {
+		go reap()
+	}
+	for len(args) > 0 {
+		var err error
+		args, err = step(args)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "guest: %v\n", err)
+			os.Exit(2)
+		}
+	}
+}
+
+// reap collects orphans, as an init must, so the tests see no zombies.
+func reap() {
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, syscall.SIGCHLD)
+	for range sigs {
+		for {
+			pid, err := syscall.Wait4(-1, nil, syscall.WNOHANG, nil)
+			if pid <= 0 || err != nil {
+				break
+			}
+		}
+	}
+}
+
+func num(args []string) (int, []string, error) {
+	if len(args) < 2 {
+		return 0, nil, fmt.Errorf("%s needs a number", args[0])
+	}
+	n, err := strconv.Atoi(args[1])
+	return n, args[2:], err
+}
+
+func step(args []string) ([]string, error) {
+	switch args[0] {
+	case "print":
+		if len(args) < 2 {
+			return nil, fmt.Errorf("print needs text")
+		}
+		fmt.Println(args[1])
+		return args[2:], nil
+	case "fork", "forkterm", "daemon":
+		n, rest, err := num(args)
+		if err != nil {
+			return nil, err
+		}
+		mode := map[string]string{"fork": "plain", "forkterm": "ignoreterm", "daemon": "daemon"}[args[0]]
+		for i := 0; i < n; i++ {
+			c := exec.Command("/proc/self/exe", "child", mode)
+			if err := c.Start(); err != nil {
+				return nil, err
+			}
+			if mode == "daemon" {
+				_ = c.Wait() // the middle process exits at once
+			}
+		}
+		fmt.Printf("forked %d %s\n", n, mode)
+		return rest, nil
+	case "sleep":
+		if len(args) > 1 {
+			if s, err := strconv.ParseFloat(args[1], 64); err == nil {
+				time.Sleep(time.Duration(s * float64(time.Second)))
+				return args[2:], nil
+			}
+		}
+		for {
+			time.Sleep(time.Hour)
+		}
+	case "exit":
+		n, _, err := num(args)
+		if err != nil {
+			return nil, err
+		}
+		os.Exit(n)
+	case "reboot", "poweroff", "halt":
+		cmd := map[string]int{"reboot": syscall.LINUX_REBOOT_CMD_RESTART, "poweroff": syscall.LINUX_REBOOT_CMD_POWER_OFF, "halt": syscall.LINUX_REBOOT_CMD_HALT}[args[0]]
+		syscall.Sync()
+		return nil, syscall.Reboot(cmd)
+	case "reopen":
+		n, rest, err := num(args)
+		if err != nil {
+			return nil, err
+		}
+		// As a shell's "exec </dev/null >/dev/null 2>&1": no fd refers to
+		// the console any more. (Closing 0-2 instead would let the Go
+		// runtime put its poller there.)
+		if err := redirect("/dev/null"); err != nil {
+			return nil, err
+		}
+		time.Sleep(time.Duration(n) * time.Second)
+		if err := redirect("/dev/console"); err != nil {
+			return nil, err
+		}
+		fmt.Fprintln(os.Stdout, "console reopened")
+		return rest, nil
+	case "ignoreterm":
+		signal.Ignore(syscall.SIGTERM)
+		return args[1:], nil
+	case "cat":
+		_, err := io.Copy(os.Stdout, os.Stdin)
+		return args[1:], err
+	case "info":
+		h, _ := os.Hostname()
+		fmt.Printf("hostname=%s\npid=%d\n", h, os.Getpid())
+		for _, e := range os.Environ() {
+			fmt.Println("env " + e)
+		}
+		return args[1:], nil
+	}
+	return nil, fmt.Errorf("unknown action %q", args[0])
+}
+
+// redirect points stdin, stdout and stderr at path.
+func redirect(path string) error {
+	fd, err := syscall.Open(path, syscall.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer syscall.Close(fd)
+	for i := 0; i < 3; i++ {
+		if err := syscall.Dup3(fd, i, 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func child(args []string) {
+	mode := "plain"
+	if len(args) > 0 {
+		mode = args[0]
+	}
+	switch mode {
+	case "ignoreterm":
+		signal.Ignore(syscall.SIGTERM)
+	case "daemon":
+		c := exec.Command("/proc/self/exe", "child", "ignoreterm")
+		c.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := c.Start(); err != nil {
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	for {
+		time.Sleep(time.Hour)
+	}
+}
