@@ -5,9 +5,8 @@ set -euo pipefail
 need=()
 command -v gcc >/dev/null || need+=(gcc)
 [ -e /usr/lib/x86_64-linux-gnu/libc.a ] || [ -e /usr/lib/aarch64-linux-gnu/libc.a ] || need+=(libc6-dev)
-command -v busybox >/dev/null || need+=(busybox-static)
-command -v ip >/dev/null || need+=(iproute2)
-command -v script >/dev/null || need+=(bsdutils)
+command -v nsenter >/dev/null || need+=(util-linux)   # tests read a container's hostname
+command -v pgrep >/dev/null || need+=(procps)          # tests look for leaked processes
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "missing ${need[*]}: run as root, or install them" >&2

@@ -432,13 +432,27 @@ func TestStartErrors(t *testing.T) {
 		t.Errorf("non-executable init: %q", msg)
 	}
 
+	// An init built for another machine: the guest with its ELF e_machine
+	// changed to aarch64 (183).
+	arch := e.name("arch")
+	guest, _ := os.ReadFile(guestBin)
+	foreign := append([]byte{}, guest...)
+	foreign[18], foreign[19] = 183, 0
+	if err := os.WriteFile(filepath.Join(e.privateRoot(), "foreign"), foreign, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e.define(strings.Replace(e.guestDomain(arch, "", "", "sleep"), "<init>/guest</init>", "<init>/foreign</init>", 1))
+	if msg := e.fails("start", arch); !strings.Contains(msg, "/foreign") || !strings.Contains(msg, "exec format error") {
+		t.Errorf("foreign init: %q", msg)
+	}
+
 	nosrc := e.name("nosrc")
 	e.define(e.guestDomain(nosrc, "", "<filesystem type='mount'><source dir='/nonexistent/src'/><target dir='/data'/></filesystem>", "sleep"))
 	if msg := e.fails("start", nosrc); !strings.Contains(msg, "/nonexistent/src") {
 		t.Errorf("missing source: %q", msg)
 	}
 
-	for _, n := range []string{noinit, notexec, nosrc} {
+	for _, n := range []string{noinit, notexec, arch, nosrc} {
 		if got := e.ok("domstate", n); got != "shut off\n\n" {
 			t.Errorf("%s after a failed start: %q", n, got)
 		}
@@ -562,5 +576,102 @@ func TestTransient(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(e.root, "domains", cname+".xml")); err == nil {
 		t.Errorf("create stored a definition")
+	}
+}
+
+// TestDomainSettings: what the XML asks for reaches the container —
+// filesystems (read-only bind, tmpfs of the given size), the cgroup
+// tunables, initdir, inituser/initgroup, initenv, privnet.
+func TestDomainSettings(t *testing.T) {
+	e := newEnv(t)
+	name := e.name("set")
+	shared := filepath.Join(e.root, "shared")
+	if err := os.MkdirAll(shared, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"data", "scratch", "work"} {
+		if err := os.MkdirAll(filepath.Join(e.privateRoot(), d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	extra := `<memtune><hard_limit unit='MiB'>200</hard_limit><soft_limit unit='MiB'>100</soft_limit></memtune>
+  <vcpu cpuset='0'>2</vcpu>
+  <cputune><shares>512</shares><period>100000</period><quota>50000</quota></cputune>
+  <blkiotune><weight>300</weight></blkiotune>
+  <features><privnet/></features>`
+	devices := fmt.Sprintf(`<filesystem type='mount'><source dir='%s'/><target dir='/data'/><readonly/></filesystem>
+    <filesystem type='ram'><source usage='16' units='MiB'/><target dir='/scratch'/></filesystem>`, shared)
+	xml := e.guestDomain(name, extra, devices, "info", "print", "ready", "sleep")
+	xml = strings.Replace(xml, "</os>", "<initdir>/work</initdir><inituser>1234</inituser><initgroup>4321</initgroup><initenv name='GREETING'>hello world</initenv></os>", 1)
+	e.define(xml)
+	e.ok("start", name)
+	e.waitConsole(name, "ready")
+	log := e.consoleLog(name)
+	for _, want := range []string{"uid=1234", "gid=4321", "cwd=/work", "env GREETING=hello world"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("console lacks %q:\n%s", want, log)
+		}
+	}
+	st := e.status(name)
+	mi := mountsOf(t, st.InitPID)
+	if o := mountOpts(mi, "/data"); !strings.HasPrefix(o, "ro") {
+		t.Errorf("/data mounted %q, want read-only", o)
+	}
+	if !strings.Contains(mi, "/scratch") || !strings.Contains(mi, "size=16384k") {
+		t.Errorf("/scratch is not a 16 MiB tmpfs:\n%s", mi)
+	}
+	if nsOf(t, st.InitPID, "net") == nsOf(t, os.Getpid(), "net") {
+		t.Errorf("privnet: the container shares the host network namespace")
+	}
+	if links, err := os.ReadDir(fmt.Sprintf("/proc/%d/root/sys/class/net", st.InitPID)); err != nil || len(links) != 1 || links[0].Name() != "lo" {
+		t.Errorf("privnet: want only lo, got %v %v", links, err)
+	}
+	read := func(ctrl, file string) string {
+		data, _ := os.ReadFile(filepath.Join(st.CgroupPaths[ctrl], file))
+		return strings.TrimSpace(string(data))
+	}
+	for _, c := range []struct{ ctrl, file, want string }{
+		{"memory", "memory.limit_in_bytes", strconv.Itoa(200 << 20)},
+		{"memory", "memory.soft_limit_in_bytes", strconv.Itoa(100 << 20)},
+		{"cpu", "cpu.shares", "512"},
+		{"cpu", "cpu.cfs_period_us", "100000"},
+		{"cpu", "cpu.cfs_quota_us", "50000"},
+		{"cpuset", "cpuset.cpus", "0"},
+		{"blkio", "blkio.bfq.weight", "300"},
+	} {
+		if got := read(c.ctrl, c.file); got != c.want && !(c.file == "blkio.bfq.weight" && strings.HasPrefix(got, "default 300")) {
+			t.Errorf("%s = %q, want %q", c.file, got, c.want)
+		}
+	}
+	if got := strings.TrimSpace(e.ok("dominfo", name)); !strings.Contains(got, "CPU(s):         2") {
+		t.Errorf("dominfo:\n%s", got)
+	}
+}
+
+// TestIDMap: <idmap> puts the container in a user namespace with the maps.
+func TestIDMap(t *testing.T) {
+	e := newEnv(t)
+	name := e.name("idmap")
+	// The mapped root must reach the root filesystem.
+	if err := os.Chmod(e.root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	xml := e.guestDomain(name, `<idmap><uid start='0' target='200000' count='65536'/><gid start='0' target='200000' count='65536'/></idmap>`, "", "info", "print", "ready", "sleep")
+	e.define(xml)
+	e.ok("start", name)
+	e.waitConsole(name, "ready")
+	st := e.status(name)
+	if nsOf(t, st.InitPID, "user") == nsOf(t, os.Getpid(), "user") {
+		t.Fatalf("no user namespace")
+	}
+	m, _ := os.ReadFile(fmt.Sprintf("/proc/%d/uid_map", st.InitPID))
+	if f := strings.Fields(string(m)); len(f) != 3 || f[0] != "0" || f[1] != "200000" || f[2] != "65536" {
+		t.Errorf("uid_map = %q", m)
+	}
+	if uid := procStatusField(t, st.InitPID, "Uid"); !strings.HasPrefix(uid, "200000") {
+		t.Errorf("init's host uid = %q, want 200000", uid)
+	}
+	if !strings.Contains(e.consoleLog(name), "uid=0") {
+		t.Errorf("init is not root inside its namespace")
 	}
 }

@@ -286,6 +286,16 @@ func Spec(d *domainxml.Domain, rootfs string, opts Options) (*specs.Spec, error)
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace})
 	}
 	if len(d.IDMap.UIDs) > 0 {
+		if !d.NeedsNetNS() {
+			// sysfs can only be mounted by the owner of the network
+			// namespace; a user namespace sharing the host's network gets
+			// the host's /sys bound read-only instead (runc does the same).
+			for i := range s.Mounts {
+				if s.Mounts[i].Destination == "/sys" {
+					s.Mounts[i] = specs.Mount{Destination: "/sys", Type: "none", Source: "/sys", Options: []string{"rbind", "nosuid", "noexec", "nodev", "ro"}}
+				}
+			}
+		}
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
 		for _, m := range d.IDMap.UIDs {
 			s.Linux.UIDMappings = append(s.Linux.UIDMappings, specs.LinuxIDMapping{ContainerID: m.Start, HostID: m.Target, Size: m.Count})

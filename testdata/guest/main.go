@@ -13,7 +13,7 @@
 //	guest reopen SECONDS    close stdio, wait, reopen /dev/console, print "console reopened"
 //	guest ignoreterm        ignore SIGTERM from now on (a Go init dies of it otherwise)
 //	guest cat               copy stdin to stdout until EOF
-//	guest info              print hostname, pid and the environment
+//	guest info              print hostname, pid, uid, gid, cwd and the environment
 //
 // Actions run in order: "guest print up fork 10 sleep".
 package main
@@ -140,7 +140,8 @@ func step(args []string) ([]string, error) {
 		return args[1:], err
 	case "info":
 		h, _ := os.Hostname()
-		fmt.Printf("hostname=%s\npid=%d\n", h, os.Getpid())
+		wd, _ := os.Getwd()
+		fmt.Printf("hostname=%s\npid=%d\nuid=%d\ngid=%d\ncwd=%s\n", h, os.Getpid(), os.Getuid(), os.Getgid(), wd)
 		for _, e := range os.Environ() {
 			fmt.Println("env " + e)
 		}
