@@ -390,7 +390,10 @@ func resources(d *domainxml.Domain, opts Options) *specs.LinuxResources {
 		r.CPU.Quota = &v
 	}
 	if d.VCPU.CPUSet != "" && d.VCPU.Placement != "auto" {
-		r.CPU.Cpus = d.VCPU.CPUSet
+		// The cgroup file takes no exclusions ("0-3,^2"): normalise.
+		if cpus, err := domainxml.ParseCPUSet(d.VCPU.CPUSet); err == nil {
+			r.CPU.Cpus = domainxml.FormatCPUSet(cpus)
+		}
 	}
 	if w := d.BlkioTune.Weight; w != nil {
 		v := uint16(*w)
