@@ -3,6 +3,7 @@ package cmd
 import (
 	"os"
 	"strconv"
+	"syscall"
 
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
@@ -24,12 +25,15 @@ func newControllerCmd(g *globals) *cobra.Command {
 		RunE: func(c *cobra.Command, args []string) error {
 			// The controller's stdout and stderr are the domain log.
 			logrus.SetOutput(os.Stderr)
-			logrus.SetFormatter(&logrus.TextFormatter{FullTimestamp: true, DisableColors: true})
+			logrus.SetFormatter(&logrus.TextFormatter{FullTimestamp: true, TimestampFormat: "2006-01-02T15:04:05.000000Z07:00", DisableColors: true})
 			if g.debug {
 				logrus.SetLevel(logrus.DebugLevel)
 			}
 			var sync *os.File
 			if fd, err := strconv.Atoi(os.Getenv("LXCTL_SYNC_FD")); err == nil && fd > 2 {
+				// Inherited fds are not close-on-exec; the container's
+				// processes must not hold the start command's pipe open.
+				syscall.CloseOnExec(fd)
 				sync = os.NewFile(uintptr(fd), "sync")
 				os.Unsetenv("LXCTL_SYNC_FD")
 			}
