@@ -31,36 +31,24 @@ controller is gone.`,
 
 // withRunning resolves NAME, takes its lock and hands a running domain to f.
 func (g *globals) withRunning(arg string, f func(d *domain) error) error {
-	name, err := g.resolve(arg)
-	if err != nil {
-		return err
-	}
-	lk, err := g.layout().LockDomain(name, lockWait)
-	if err != nil {
-		return err
-	}
-	defer lk.Unlock()
-	d, err := g.inspectLocked(name)
-	if err != nil {
-		return err
-	}
-	if !d.active() {
-		return fmt.Errorf("domain '%s' is not running", name)
-	}
-	return f(d)
+	return g.withLock(arg, func(name string) error {
+		d, err := g.inspectLocked(name)
+		if err != nil {
+			return err
+		}
+		if !d.active() {
+			return fmt.Errorf("domain '%s' is not running", name)
+		}
+		return f(d)
+	})
 }
 
 func runDestroy(g *globals, arg string) error {
-	name, err := g.resolve(arg)
-	if err != nil {
-		return err
-	}
+	return g.withLock(arg, func(name string) error { return destroyLocked(g, name) })
+}
+
+func destroyLocked(g *globals, name string) error {
 	l := g.layout()
-	lk, err := l.LockDomain(name, lockWait)
-	if err != nil {
-		return err
-	}
-	defer lk.Unlock()
 	// Read the record directly rather than through inspect: when the
 	// controller is dead (kill -9), destroy is what the user typed to clean
 	// up, and it should do exactly that and say so.

@@ -252,6 +252,21 @@ func virshState(s string) string {
 	return "shut off"
 }
 
+// withLock resolves a NAME argument and runs f with the domain's lock held,
+// for commands that change the domain.
+func (g *globals) withLock(arg string, f func(name string) error) error {
+	name, err := g.resolve(arg)
+	if err != nil {
+		return err
+	}
+	lk, err := g.layout().LockDomain(name, lockWait)
+	if err != nil {
+		return err
+	}
+	defer lk.Unlock()
+	return f(name)
+}
+
 // lookup resolves and inspects in one step, for commands that only read.
 func (g *globals) lookup(arg string) (*domain, error) {
 	name, err := g.resolve(arg)

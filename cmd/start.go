@@ -47,15 +47,10 @@ func addStartFlags(c *cobra.Command, opts *startOptions) {
 }
 
 func runStart(g *globals, arg string, opts *startOptions) error {
-	name, err := g.resolve(arg)
-	if err != nil {
-		return err
-	}
-	lk, err := g.layout().LockDomain(name, lockWait)
-	if err != nil {
-		return err
-	}
-	defer lk.Unlock()
+	return g.withLock(arg, func(name string) error { return startLocked(g, name, opts) })
+}
+
+func startLocked(g *globals, name string, opts *startOptions) error {
 	d, err := g.inspectLocked(name)
 	if err != nil {
 		return err

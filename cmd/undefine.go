@@ -20,16 +20,11 @@ as a transient one and disappears once it stops, as with virsh.`,
 }
 
 func runUndefine(g *globals, arg string) error {
-	name, err := g.resolve(arg)
-	if err != nil {
-		return err
-	}
+	return g.withLock(arg, func(name string) error { return undefineLocked(g, name) })
+}
+
+func undefineLocked(g *globals, name string) error {
 	l := g.layout()
-	lk, err := l.LockDomain(name, lockWait)
-	if err != nil {
-		return err
-	}
-	defer lk.Unlock()
 	d, err := g.inspectLocked(name)
 	if err != nil {
 		return err
