@@ -103,6 +103,7 @@ binary with no daemon: each running container has one small controller process.`
 		newDomIDCmd(g),
 	)
 	root.AddCommand(lifecycleCommands(g)...)
+	root.AddCommand(networkCommands(g)...) // networking (issue 5): net_*.go
 	return root
 }
 

@@ -49,6 +49,8 @@ type controller struct {
 	lc      *libcontainer.Container
 	proc    *libcontainer.Process
 	initEnd chan syscall.WaitStatus
+	// ifaces are the domain's interfaces as planned at setup (network.go).
+	ifaces []*netIface
 	// shutdownSig is the signal lxctl shutdown sent init, 0 if none.
 	shutdownSig unix.Signal
 }
@@ -159,6 +161,10 @@ func (c *controller) setup() error {
 	if c.control, err = listenControl(c.st.ControlSocket, c.reqs); err != nil {
 		return err
 	}
+	// networking (issue 5): resolve networks, names and leases once.
+	if err := c.planNetwork(); err != nil {
+		return err
+	}
 	return c.startInit()
 }
 
@@ -196,6 +202,16 @@ func (c *controller) startInit() (retErr error) {
 	if err != nil {
 		return err
 	}
+	// networking (issue 5): the veth pairs of this start; libcontainer
+	// moves their container ends in as cfg.NetDevices.
+	if cfg.NetDevices, err = c.createVeths(); err != nil {
+		return err
+	}
+	defer func() {
+		if retErr != nil {
+			_ = removeVeths(c.st.Veths, c.st.UUID)
+		}
+	}()
 	checkRoot := c.rootfs
 	if c.st.HostRootMount != "" {
 		checkRoot = "/"
@@ -241,7 +257,17 @@ func (c *controller) startInit() (retErr error) {
 	}
 	masterCh := make(chan masterResult, 1)
 	go func() { f, err := recvFile(parent); masterCh <- masterResult{f, err} }()
-	if err := lc.Run(p); err != nil {
+	// Start, not Run: init waits on libcontainer's exec fifo while the
+	// controller configures its network namespace; Exec releases it.
+	if err := lc.Start(p); err != nil {
+		return fmt.Errorf("start init '%s': %w", c.dom.OS.Init, err)
+	}
+	if pid, err := p.Pid(); err != nil {
+		return err
+	} else if err := c.configureNetNS(pid); err != nil {
+		return err
+	}
+	if err := lc.Exec(); err != nil {
 		return fmt.Errorf("start init '%s': %w", c.dom.OS.Init, err)
 	}
 	var master *os.File
@@ -461,6 +487,8 @@ func (c *controller) teardown(reason string, code int, sig string) error {
 	if c.lc != nil {
 		_ = c.lc.Destroy()
 	}
+	// networking (issue 5): veths and leases.
+	errs = append(errs, cleanupNetwork(c.l, c.st))
 	if c.cons != nil {
 		errs = append(errs, c.cons.Close(reason))
 	}

@@ -146,8 +146,9 @@ func CheckRunnable(d *domainxml.Domain, rootfs string) error {
 	if un := d.Unsupported(); len(un) > 0 {
 		return fmt.Errorf("lxctl cannot run this domain yet: %s", strings.Join(un, "; "))
 	}
-	if len(d.Devices.Interfaces) > 0 {
-		return fmt.Errorf("<interface type='%s'>: network interfaces are not supported yet (remove the interface, or use <features><privnet/></features> for a private network namespace)", d.Devices.Interfaces[0].Type)
+	// networking (issue 5): interfaces are resolved in network.go
+	if err := checkNetworkSupported(d); err != nil {
+		return err
 	}
 	for _, fs := range d.Devices.Filesystems {
 		switch fs.Type {
@@ -456,7 +457,10 @@ func Config(d *domainxml.Domain, rootfs string, opts Options) (*configs.Config, 
 	cfg.Cgroups.Resources.Devices = deviceRules(d)
 	// The container dies with its controller: no orphan that nothing manages.
 	cfg.ParentDeathSignal = int(unix.SIGKILL)
-	if len(d.Devices.Interfaces) == 0 && d.NeedsNetNS() {
+	// lo comes up in every private network namespace, with or without
+	// interfaces (libvirt's rule); the veths are moved in by the
+	// controller through cfg.NetDevices (network.go).
+	if d.NeedsNetNS() {
 		cfg.Networks = []*configs.Network{{Type: "loopback"}}
 	}
 	return cfg, nil

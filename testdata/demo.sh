@@ -10,6 +10,8 @@ root=$(mktemp -d /tmp/lxctl-demo.XXXXXX)
 lxctl() { echo "+ lxctl $*" >&2; ./bin/lxctl --root "$root" "$@"; }
 cleanup() {
   ./bin/lxctl --root "$root" destroy demo >/dev/null 2>&1 || true
+  ./bin/lxctl --root "$root" destroy vm1 >/dev/null 2>&1 || true
+  ./bin/lxctl --root "$root" net-destroy default >/dev/null 2>&1 || true
   rm -rf "$root"
 }
 trap cleanup EXIT
@@ -26,4 +28,25 @@ echo "$cmds" | ./bin/lxctl --root "$root" console demo
 lxctl domstate --reason demo
 if ./bin/lxctl --root "$root" domstate demo | grep -q running; then lxctl destroy demo; fi
 lxctl undefine demo
+
+# The doc's first example, exactly as written, on a network named 'default'.
+# Not the shipped testdata/networks/default.xml (NAT, 192.168.124.0/24): the
+# demo's own isolated copy, on a bridge and a 10.213.x.0/24 of its own, so it
+# never clashes with the host's setup nor routes anything off the host.
+br=lxdemo$(head -c2 /dev/urandom | od -An -tx1 | tr -d ' \n')
+for o in $(seq 230 250); do ip -o addr | grep -q "10\.213\.$o\." || break; done
+sed "s/lxctlbr0/$br/; s/192\.168\.124\./10.213.$o./g; /<forward/d" testdata/networks/default.xml > "$root/default.xml"
+lxctl net-define "$root/default.xml"
+lxctl net-start default
+lxctl net-list
+lxctl define testdata/domains/vm1.xml
+lxctl start vm1
+echo "+ lxctl dumpxml vm1 | grep -A5 '<interface'" >&2
+./bin/lxctl --root "$root" dumpxml vm1 | grep -A5 '<interface'
+cmds='ip -4 -o addr show eth0; ip route; exit'
+echo "+ echo '$cmds' | lxctl console vm1" >&2
+echo "$cmds" | ./bin/lxctl --root "$root" console vm1 || true
+if ./bin/lxctl --root "$root" domstate vm1 | grep -q running; then lxctl destroy vm1; fi
+lxctl undefine vm1
+lxctl net-destroy default
 echo "demo done: nothing is left under $root or in /sys/fs/cgroup" >&2

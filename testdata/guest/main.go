@@ -14,17 +14,23 @@
 //	guest ignoreterm        ignore SIGTERM from now on (a Go init dies of it otherwise)
 //	guest cat               copy stdin to stdout until EOF
 //	guest info              print hostname, pid, uid, gid, cwd and the environment
+//	guest ifaces            print "iface NAME MAC MTU up|down ADDR..." per network interface
+//	guest listen PORT       serve TCP on PORT in the background: each client gets "hello from HOSTNAME"
+//	guest connect ADDR:PORT connect (retrying up to 10s), print "connected ADDR:PORT: <reply>" or "connect ADDR:PORT failed: ..."
 //
 // Actions run in order: "guest print up fork 10 sleep".
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -146,6 +152,67 @@ func step(args []string) ([]string, error) {
 			fmt.Println("env " + e)
 		}
 		return args[1:], nil
+	case "ifaces":
+		ifs, err := net.Interfaces()
+		if err != nil {
+			return nil, err
+		}
+		for _, i := range ifs {
+			state := "down"
+			if i.Flags&net.FlagUp != 0 {
+				state = "up"
+			}
+			var addrs []string
+			as, _ := i.Addrs()
+			for _, a := range as {
+				addrs = append(addrs, a.String())
+			}
+			fmt.Printf("iface %s %s %d %s %s\n", i.Name, i.HardwareAddr, i.MTU, state, strings.Join(addrs, " "))
+		}
+		fmt.Println("ifaces done")
+		return args[1:], nil
+	case "listen":
+		if len(args) < 2 {
+			return nil, fmt.Errorf("listen needs a port")
+		}
+		ln, err := net.Listen("tcp", ":"+args[1])
+		if err != nil {
+			return nil, err
+		}
+		h, _ := os.Hostname()
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				fmt.Fprintf(c, "hello from %s\n", h)
+				c.Close()
+			}
+		}()
+		fmt.Printf("listening %s\n", args[1])
+		return args[2:], nil
+	case "connect":
+		if len(args) < 2 {
+			return nil, fmt.Errorf("connect needs ADDR:PORT")
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			c, err := net.DialTimeout("tcp", args[1], 2*time.Second)
+			if err == nil {
+				c.SetDeadline(time.Now().Add(5 * time.Second))
+				line, _ := bufio.NewReader(c).ReadString('\n')
+				c.Close()
+				fmt.Printf("connected %s: %s\n", args[1], strings.TrimSpace(line))
+				break
+			}
+			if time.Now().After(deadline) {
+				fmt.Printf("connect %s failed: %v\n", args[1], err)
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		return args[2:], nil
 	}
 	return nil, fmt.Errorf("unknown action %q", args[0])
 }
