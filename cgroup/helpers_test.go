@@ -35,7 +35,7 @@ var testSeq atomic.Int32
 func requireRoot(tb testing.TB) {
 	tb.Helper()
 	if os.Geteuid() != 0 {
-		tb.Skip("needs root to create cgroups")
+		tb.Fatal("needs root to create cgroups: run the tests as root (make test)")
 	}
 }
 

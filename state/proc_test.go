@@ -97,7 +97,7 @@ func TestProcStartTimeOddComm(t *testing.T) {
 	dir := t.TempDir()
 	src, err := exec.LookPath("sleep")
 	if err != nil {
-		t.Skip("no sleep binary")
+		t.Fatal("no sleep binary")
 	}
 	exe := filepath.Join(dir, "a b) c")
 	in, err := os.Open(src)
