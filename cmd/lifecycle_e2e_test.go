@@ -105,6 +105,12 @@ func TestPrivateRootContainer(t *testing.T) {
 	if o := mountOpts(mi, "/proc/sys"); !strings.HasPrefix(o, "ro") {
 		t.Errorf("/proc/sys mounted %q, want read-only", o)
 	}
+	if l, err := os.Readlink(fmt.Sprintf("/proc/%d/root/dev/tty1", st.InitPID)); err != nil || l != "console" {
+		t.Errorf("/dev/tty1 -> %q (%v), want a link to the console", l, err)
+	}
+	if mountOpts(mi, "/dev/console") == "" {
+		t.Errorf("/dev/console is not the container's pty:\n%s", mi)
+	}
 	if mountOpts(mi, "/proc") == "" || mountOpts(mi, "/dev/pts") == "" {
 		t.Errorf("container lacks its own /proc or /dev/pts:\n%s", mi)
 	}

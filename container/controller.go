@@ -266,6 +266,8 @@ func (c *controller) startInit() (retErr error) {
 		return err
 	} else if err := c.configureNetNS(pid); err != nil {
 		return err
+	} else if err := linkTTY1(pid, c.dom); err != nil {
+		return err
 	}
 	if err := lc.Exec(); err != nil {
 		return fmt.Errorf("start init '%s': %w", c.dom.OS.Init, err)
@@ -311,6 +313,28 @@ func (c *controller) startInit() (retErr error) {
 		}
 		c.initEnd <- ws
 	}()
+	return nil
+}
+
+// linkTTY1 makes /dev/tty1 in the container point at its console, as
+// libvirt does. libcontainer has no notion of extra device links, and the
+// console is only bound at /dev/console late in init's setup; init is now
+// waiting on the exec fifo with its /dev complete, and the host reaches
+// that /dev through /proc/<pid>/root.
+func linkTTY1(pid int, d *domainxml.Domain) error {
+	link := fmt.Sprintf("/proc/%d/root/dev/tty1", pid)
+	// In a user namespace the container's /dev belongs to its mapped root;
+	// a file made by an unmapped uid cannot be created there (EOVERFLOW).
+	// fsuid/fsgid are per thread: this thread is locked for the
+	// controller's whole life and restored before returning.
+	if len(d.IDMap.UIDs) > 0 && len(d.IDMap.GIDs) > 0 {
+		unix.Setfsgid(int(d.IDMap.GIDs[0].Target))
+		unix.Setfsuid(int(d.IDMap.UIDs[0].Target))
+		defer func() { unix.Setfsuid(0); unix.Setfsgid(0) }()
+	}
+	if err := os.Symlink("console", link); err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("link /dev/tty1 to the console: %w", err)
+	}
 	return nil
 }
 
