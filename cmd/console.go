@@ -72,7 +72,10 @@ func (g *globals) attach(name, socket string, esc byte, opts *consoleOptions) er
 	in, _ := g.io.InFile()
 	raw := g.io.IsInTerminal()
 	if raw {
-		fmt.Fprintf(g.io.ErrOut, "Connected to domain '%s'\nEscape character is %s (Ctrl + %s)\n", name, console.EscapeName(esc), console.EscapeName(esc)[1:])
+		fmt.Fprintf(g.io.ErrOut, "Connected to domain '%s'\n", name)
+		if esc != 0 {
+			fmt.Fprintf(g.io.ErrOut, "Escape character is %s\n", console.EscapeHint(esc))
+		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
 	defer stop()
@@ -82,6 +85,10 @@ func (g *globals) attach(name, socket string, esc byte, opts *consoleOptions) er
 	})
 	if errors.Is(err, console.ErrInUse) {
 		return fmt.Errorf("console for domain '%s' is in use (use --force)", name)
+	}
+	if errors.Is(err, console.ErrNoServer) {
+		// It stopped between the status check and the connect.
+		return fmt.Errorf("domain '%s' is not running", name)
 	}
 	if err != nil {
 		return err
