@@ -1,12 +1,22 @@
 #!/usr/bin/env bash
-# Fails if anything lxctl makes is still on the host: cgroups, mounts,
-# controller processes. Tests clean up after themselves; this is the check.
+# Lists what lxctl makes on a host: cgroups, mounts, controller processes.
+#   leaks.sh --list          print them, one per line
+#   leaks.sh BASELINE_FILE   fail if anything not in BASELINE_FILE is there
+# Tests clean up after themselves; this is the check. The baseline keeps
+# containers someone else runs on the same host out of the verdict.
 set -u
-bad=0
-cg=$(find /sys/fs/cgroup -maxdepth 4 -type d -name '*.lxctl*' 2>/dev/null)
-if [ -n "$cg" ]; then echo "leaked cgroups:"; echo "$cg"; bad=1; fi
-mnt=$(grep -E 'lxctl' /proc/self/mountinfo)
-if [ -n "$mnt" ]; then echo "leaked mounts:"; echo "$mnt"; bad=1; fi
-procs=$(pgrep -a -f '__controller|lxctl-test' | grep -v pgrep)
-if [ -n "$procs" ]; then echo "leaked processes:"; echo "$procs"; bad=1; fi
-exit $bad
+list() {
+  find /sys/fs/cgroup -maxdepth 4 -type d -name '*.lxctl*' 2>/dev/null | sed 's/^/cgroup /'
+  grep -E 'lxctl' /proc/self/mountinfo | awk '{print "mount " $5}'
+  pgrep -f '__controller' | while read -r p; do
+    [ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" = Z ] || echo "process $p $(tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null)"
+  done
+}
+if [ "${1:-}" = --list ]; then list; exit 0; fi
+base=${1:-/dev/null}
+new=$(list | grep -vxF -f "$base")
+if [ -n "$new" ]; then
+  echo "left behind by the tests:"
+  echo "$new"
+  exit 1
+fi
