@@ -385,10 +385,12 @@ func removeWhileDying(t *testing.T, paths map[string]string, w *workload) {
 	thawed := make(chan time.Time, 1)
 	go func() {
 		time.Sleep(50 * time.Millisecond)
+		// The time the thaw begins: the process can finish exiting (and
+		// Remove succeed) before Thaw itself returns.
+		thawed <- time.Now()
 		if err := Thaw(paths); err != nil {
 			t.Error(err)
 		}
-		thawed <- time.Now()
 	}()
 	err := Remove(paths, 5*time.Second)
 	end := time.Now()
