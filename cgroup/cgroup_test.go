@@ -383,18 +383,20 @@ func removeWhileDying(t *testing.T, paths map[string]string, w *workload) {
 	}
 	start := time.Now()
 	thawed := make(chan time.Time, 1)
+	thawErr := make(chan error, 1)
 	go func() {
 		time.Sleep(50 * time.Millisecond)
 		// The time the thaw begins: the process can finish exiting (and
 		// Remove succeed) before Thaw itself returns.
 		thawed <- time.Now()
-		if err := Thaw(paths); err != nil {
-			t.Error(err)
-		}
+		thawErr <- Thaw(paths)
 	}()
 	err := Remove(paths, 5*time.Second)
 	end := time.Now()
 	thawedAt := <-thawed
+	if err := <-thawErr; err != nil {
+		t.Error(err)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
