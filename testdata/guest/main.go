@@ -18,7 +18,8 @@
 //	guest listen PORT       serve TCP on PORT in the background: each client gets "hello from HOSTNAME"
 //	guest connect ADDR:PORT connect (retrying up to 10s), print "connected ADDR:PORT: <reply>" or "connect ADDR:PORT failed: ..."
 //
-// Actions run in order: "guest print up fork 10 sleep".
+// Actions run in order: "guest print up fork 10 sleep". Without any, it
+// sleeps: an idle, well-behaved init.
 package main
 
 import (
@@ -43,6 +44,9 @@ func main() {
 	}
 	if os.Getpid() == 1 {
 		go reap()
+	}
+	if len(args) == 0 {
+		args = []string{"sleep"} // an idle init, as /init of a doc example
 	}
 	for len(args) > 0 {
 		var err error
