@@ -12,7 +12,7 @@ GOFLAGS_STATIC := -tags 'netgo osusergo' -trimpath \
 	-ldflags "-s -w -extldflags -static -X github.com/lxctl/lxctl/cmd.version=$(VERSION) -X github.com/lxctl/lxctl/cmd.commit=$(COMMIT)"
 FUZZTIME  ?= 60s
 
-.PHONY: all build deps test unit demo fuzz lint clean clean-test help
+.PHONY: all build deps test unit demo fuzz lint clean clean-test help bench
 
 all: build ## build bin/lxctl (the default)
 
@@ -45,6 +45,9 @@ lint: ## gofmt and go vet
 	@files=$$(gofmt -l $$(find . -name '*.go' -not -path './.git/*')); \
 	  if [ -n "$$files" ]; then echo "gofmt: these need formatting: $$files" >&2; exit 1; fi
 	$(GO) vet ./...
+
+bench: build ## lxctl vs runc, crun, LXC: one markdown table (as root; installs what is missing; see bench/run.sh)
+	@./bench/run.sh
 
 clean-test: ## remove what an interrupted test run may have left (cgroups, mounts, processes)
 	@./.ci/clean-test.sh

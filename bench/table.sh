@@ -1,0 +1,95 @@
+#!/bin/bash
+# Render the RESULT lines of a bench results file as markdown tables:
+# scenario x tool -> min / median / max, and lxctl's ratio (of medians) to
+# each anchor in the same run. Usage: table.sh RESULTS_FILE [TOOLS]
+set -uo pipefail
+f=$1
+tools=${2:-$(grep '^INFO tools=' "$f" | head -1 | sed 's/^INFO tools=//')}
+[[ -n $tools ]] || tools="lxctl runc crun lxc"
+grep -E '^(RESULT|GOBENCH|INFO)' "$f" | awk -v tools="$tools" '
+function fmt(x) { if (x !~ /^-?[0-9.]+$/) return x; if (x == int(x)) return sprintf("%d", x); return (x < 10 && x > -10) ? sprintf("%.2f", x) : sprintf("%.1f", x) }
+function cell(k) { if (!(k in med)) return "–"; if (!(k in mn)) return "**" fmt(med[k]) "**"; return fmt(mn[k]) " / **" fmt(med[k]) "** / " fmt(mx[k]) }
+function ratio(a, b) { if (a == "" || b == "" || b+0 == 0) return "–"; return sprintf("%.2f×", a/b) }
+function isort(a, n,   i, j, t) { for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j+1] = a[j]; a[j+1] = t } return n }
+function num(x) { return (x ~ /^-?[0-9.]+$/) ? x+0 : "" }
+/^RESULT/ {
+  delete kv
+  for (i = 2; i <= NF; i++) { split($i, p, "="); kv[p[1]] = p[2] }
+  k = kv["scenario"] "|" kv["tool"] "|" kv["metric"]
+  med[k] = kv["median"]; if ("min" in kv) { mn[k] = kv["min"]; mx[k] = kv["max"] }
+  if ("n" in kv) nn[k] = kv["n"]
+  next
+}
+/^GOBENCH/ { gob[++ng] = $0; next }
+END {
+  nt = split(tools, T, " "); na = 0
+  for (i = 1; i <= nt; i++) if (T[i] != "lxctl") A[++na] = T[i]
+  # rows: scenario|metric|label|floor tool|suffix for the tool name
+  R[++nr] = "a|wall_ms|**a** run to completion of /bin/true, ms|floor-unshare|"
+  R[++nr] = "b|start_ms|**b** detached start (`sleep 1000`), ms||"
+  R[++nr] = "b|stop_ms|b stop command returns, ms||"
+  R[++nr] = "b|stop_to_dead_ms|b stop until init dead, ms||"
+  R[++nr] = "b|cgroup_dirs_left|b cgroup dirs left (max)||"
+  R[++nr] = "c|stop_ms|**c** stop of 501 processes returns, ms||"
+  R[++nr] = "c|stop_to_dead_ms|c stop until all 501 dead, ms||"
+  R[++nr] = "c|alive_at_return|c processes alive at return||"
+  R[++nr] = "c|survivors_after|c survivors afterwards||"
+  R[++nr] = "c|cgroup_dirs_left|c cgroup dirs left||"
+  R[++nr] = "d|resident_rss_kb|**d** resident host process VmRSS, kB||"
+  R[++nr] = "d|resident_pss_kb|d resident host process PSS, kB||"
+  R[++nr] = "d|payload_rss_kb|d payload (sleep) VmRSS, kB||"
+  R[++nr] = "i|idle_cpu_ms|**4** resident process CPU over the idle window, ms||"
+  R[++nr] = "i|idle_wakeups|4 its context switches over the window||"
+  R[++nr] = "e|wall_ms|**e** 50 MB of console text, wall ms|raw|"
+  R[++nr] = "e|wall_ms|e same with a 0-byte payload, ms|raw|-0"
+  R[++nr] = "e|net_MBps|e net console throughput, MB/s|raw|"
+  hdr = "| scenario | lxctl"; sep = "|---|---"
+  for (j = 1; j <= na; j++) { hdr = hdr " | " A[j]; sep = sep "|---" }
+  hdr = hdr " | floor / bare pty"; sep = sep "|---"
+  for (j = 1; j <= na; j++) { hdr = hdr " | lxctl ÷ " A[j]; sep = sep "|---" }
+  hdr = hdr " | lxctl ÷ floor |"; sep = sep "|---|"
+  print hdr; print sep
+  for (r = 1; r <= nr; r++) {
+    split(R[r], q, "|"); s = q[1]; m = q[2]; fl = q[4]; sf = q[5]
+    kl = s "|lxctl" sf "|" m
+    any = (kl in med); for (j = 1; j <= na; j++) if ((s "|" A[j] sf "|" m) in med) any = 1
+    if (!any) continue
+    line = "| " q[3] " | " cell(kl)
+    for (j = 1; j <= na; j++) line = line " | " cell(s "|" A[j] sf "|" m)
+    kf = s "|" fl sf "|" m
+    line = line " | " (fl != "" ? cell(kf) : "")
+    for (j = 1; j <= na; j++) line = line " | " ratio(num(med[kl]), num(med[s "|" A[j] sf "|" m]))
+    line = line " | " (fl != "" ? ratio(num(med[kl]), num(med[kf])) : "") " |"
+    print line
+  }
+  # idle with a console client attached (lxctl only)
+  if (("i|lxctl|idle_cpu_ms_console_ctrl") in med) {
+    printf "\nIdle with `lxctl console` attached (same window): controller %s ms CPU, client %s ms CPU, %s context switches (both).\n", \
+      med["i|lxctl|idle_cpu_ms_console_ctrl"], med["i|lxctl|idle_cpu_ms_console_client"], med["i|lxctl|idle_wakeups_console"]
+  }
+  # growth
+  ng2 = 0
+  for (k in med) if (k ~ /^g\|lxctl\|/) { split(k, q, "|"); G[++ng2] = q[3] }
+  if (ng2) {
+    n = isort(G, ng2)
+    print "\n| growth (lxctl) | min / **median** / max, ms | n |"; print "|---|---|---|"
+    for (i = 1; i <= n; i++) { k = "g|lxctl|" G[i]; m = G[i]; sub(/@/, " with ", m)
+      sub(/^start_ms with /, "`lxctl start`, already running: ", m); sub(/^list_ms with /, "`lxctl list`, running: ", m)
+      sub(/^list_all_ms with /, "`lxctl list --all`, definitions: ", m); sub(/^list_all_json_ms with /, "`lxctl list --all --json`, definitions: ", m)
+      print "| " m " | " cell(k) " | " nn[k] " |" }
+  }
+  # floor
+  nf = 0
+  for (k in med) if (k ~ /^f\|/) { split(k, q, "|"); F[++nf] = q[2] }
+  if (nf) {
+    n = isort(F, nf)
+    print "\n| floor (f) | min / **median** / max, ms |"; print "|---|---|"
+    for (i = 1; i <= n; i++) print "| " F[i] " | " cell("f|" F[i] "|wall_ms") " |"
+  }
+  if (ng) {
+    print "\n| Go benchmark | ns/op | B/op | allocs/op |"; print "|---|---|---|---|"
+    for (i = 1; i <= ng; i++) { $0 = gob[i]; ns = b = al = "–"
+      for (j = 3; j <= NF; j++) { if ($j == "ns/op") ns = $(j-1); if ($j == "B/op") b = $(j-1); if ($j == "allocs/op") al = $(j-1) }
+      print "| " $2 " | " ns " | " b " | " al " |" }
+  }
+}'
