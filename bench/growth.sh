@@ -5,6 +5,8 @@
 # (and --json, which parses every definition) over 1000 defined domains.
 # The 1000 definitions are one `lxctl define`d document cloned with a new name
 # and uuid into the private --root's domains dir (1000 defines would take ~30 s).
+# Times are read from $EPOCHREALTIME in place: $(now_us) would fork a subshell
+# (2-3 ms on this kind of machine) inside the timed interval.
 # Knobs: GROWTH_LEVELS ("1 10 50"), GROWTH_N (10 per level), GROWTH_DEFS (1000).
 set -uo pipefail
 ANCHORS_DIR=${ANCHORS_DIR:-$(cd "$(dirname "$0")/anchors" && pwd)}
@@ -29,10 +31,10 @@ for L in $LEVELS; do
   run=0; for d in "$LXROOT"/run/anc-g-bg-*; do [[ -d $d ]] && run=$((run+1)); done
   info "scenario=g running=$run load=$(cut -d' ' -f1-3 /proc/loadavg)"
   for ((i=1; i<=GN; i++)); do
-    t0=$(now_us); t_start anc-g-probe; rc=$?; t1=$(now_us)
+    t0=${EPOCHREALTIME/./}; t_start anc-g-probe; rc=$?; t1=${EPOCHREALTIME/./}
     [[ $rc == 0 ]] && sample g lxctl "start_ms@$L" "$i" "$(us_to_ms $((t1-t0)))" ms
     t_stop anc-g-probe
-    t0=$(now_us); "${LX[@]}" list >/dev/null; t1=$(now_us)
+    t0=${EPOCHREALTIME/./}; "${LX[@]}" list >/dev/null; t1=${EPOCHREALTIME/./}
     sample g lxctl "list_ms@$L" "$i" "$(us_to_ms $((t1-t0)))" ms
   done
 done
@@ -52,9 +54,9 @@ if [[ -f $src ]]; then
   cnt=$("${LX[@]}" list --all --name | grep -c '^anc-g-def-')
   info "scenario=g defined=$cnt"
   for ((i=1; i<=GN; i++)); do
-    t0=$(now_us); "${LX[@]}" list --all >/dev/null; t1=$(now_us)
+    t0=${EPOCHREALTIME/./}; "${LX[@]}" list --all >/dev/null; t1=${EPOCHREALTIME/./}
     sample g lxctl "list_all_ms@$DEFS" "$i" "$(us_to_ms $((t1-t0)))" ms
-    t0=$(now_us); "${LX[@]}" list --all --json >/dev/null; t1=$(now_us)
+    t0=${EPOCHREALTIME/./}; "${LX[@]}" list --all --json >/dev/null; t1=${EPOCHREALTIME/./}
     sample g lxctl "list_all_json_ms@$DEFS" "$i" "$(us_to_ms $((t1-t0)))" ms
   done
 else
@@ -62,7 +64,7 @@ else
 fi
 # an empty root: the cost of any lxctl command (Go process start + cobra)
 for ((i=1; i<=GN; i++)); do
-  t0=$(now_us); "$LXCTL" --root "$ANC/empty-root" list >/dev/null; t1=$(now_us)
+  t0=${EPOCHREALTIME/./}; "$LXCTL" --root "$ANC/empty-root" list >/dev/null; t1=${EPOCHREALTIME/./}
   sample g lxctl "list_ms@0" "$i" "$(us_to_ms $((t1-t0)))" ms
 done
 rm -rf "$ANC/empty-root"

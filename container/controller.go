@@ -82,6 +82,7 @@ func RunController(l state.Layout, name string, opts Options, sync *os.File) err
 	}
 	report(sync, syncMessage{OK: true, PID: c.st.InitPID})
 	logrus.Infof("domain '%s' started: init pid %d", name, c.st.InitPID)
+	trimResident()
 	return c.loop()
 }
 
@@ -465,7 +466,11 @@ func (c *controller) restart(killFirst bool) error {
 			c.lc = nil
 		}
 	}
-	return c.startInit()
+	if err := c.startInit(); err != nil {
+		return err
+	}
+	trimResident()
+	return nil
 }
 
 func (c *controller) suspend() error {
