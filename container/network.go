@@ -92,7 +92,7 @@ func (c *controller) planNetwork() error {
 	if err != nil {
 		return err
 	}
-	return state.WriteFileAtomic(filepath.Join(c.runDir, LiveXMLFile), out, 0o600)
+	return state.WriteRuntimeFile(filepath.Join(c.runDir, LiveXMLFile), out, 0o600)
 }
 
 func (c *controller) planIface(ifc *domainxml.Interface) (*netIface, error) {

@@ -55,7 +55,7 @@ func Start(l state.Layout, d *domainxml.Domain, controllerArgs []string) (initPI
 	if err != nil {
 		return 0, err
 	}
-	if err := state.WriteFileAtomic(filepath.Join(runDir, LiveXMLFile), out, 0o600); err != nil {
+	if err := state.WriteRuntimeFile(filepath.Join(runDir, LiveXMLFile), out, 0o600); err != nil {
 		return 0, err
 	}
 

@@ -24,16 +24,29 @@ func onlyFiles(t *testing.T, dir string) []string {
 	return names
 }
 
+// writers are the two atomic writers: the same guarantees for readers,
+// with and without fsync.
+var writers = map[string]func(string, []byte, os.FileMode) error{
+	"WriteFileAtomic":  WriteFileAtomic,
+	"WriteRuntimeFile": WriteRuntimeFile,
+}
+
 func TestWriteFileAtomic(t *testing.T) {
+	for name, write := range writers {
+		t.Run(name, func(t *testing.T) { testWriteFile(t, write) })
+	}
+}
+
+func testWriteFile(t *testing.T, write func(string, []byte, os.FileMode) error) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "f.json")
 	old := syscall.Umask(0o077)
 	defer syscall.Umask(old)
 
-	if err := WriteFileAtomic(p, []byte("one"), 0o600); err != nil {
+	if err := write(p, []byte("one"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteFileAtomic(p, []byte("two, longer"), 0o644); err != nil {
+	if err := write(p, []byte("two, longer"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	got, err := os.ReadFile(p)
@@ -44,7 +57,7 @@ func TestWriteFileAtomic(t *testing.T) {
 	if fi.Mode().Perm() != 0o644 {
 		t.Errorf("mode = %v, want 0644 despite umask 077", fi.Mode().Perm())
 	}
-	if err := WriteFileAtomic(p, nil, 0o600); err != nil {
+	if err := write(p, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	fi, _ = os.Stat(p)
@@ -57,9 +70,15 @@ func TestWriteFileAtomic(t *testing.T) {
 }
 
 func TestWriteFileAtomicFailureKeepsOld(t *testing.T) {
+	for name, write := range writers {
+		t.Run(name, func(t *testing.T) { testWriteFailureKeepsOld(t, write) })
+	}
+}
+
+func testWriteFailureKeepsOld(t *testing.T, write func(string, []byte, os.FileMode) error) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "f")
-	if err := WriteFileAtomic(p, []byte("old"), 0o600); err != nil {
+	if err := write(p, []byte("old"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	testHookBeforeRename = func(tmp string) error {
@@ -73,7 +92,7 @@ func TestWriteFileAtomicFailureKeepsOld(t *testing.T) {
 		return errors.New("injected failure")
 	}
 	defer func() { testHookBeforeRename = nil }()
-	err := WriteFileAtomic(p, []byte("new"), 0o600)
+	err := write(p, []byte("new"), 0o600)
 	if err == nil || !strings.Contains(err.Error(), "injected failure") {
 		t.Fatalf("err = %v", err)
 	}

@@ -11,7 +11,10 @@
 //     own dot-files (.locks, .exit, temp files).
 //   - Every write goes through WriteFileAtomic: a temp file in the same
 //     directory, fsync, chmod, rename, fsync of the directory. A reader sees
-//     the old file or the new one, never half of one.
+//     the old file or the new one, never half of one. Runtime records
+//     (status, live XML, exit records) use WriteRuntimeFile, the same
+//     without the fsyncs: the processes they describe do not outlive a
+//     crash either.
 //   - Locks are flock(2) locks on files that are never renamed or removed
 //     (Run/.locks/<name>.lock), because a rename replaces the inode and a lock
 //     held on the old inode protects nothing. Lock fds are close-on-exec.

@@ -69,7 +69,7 @@ func (l Layout) WriteStatus(s *Status) error {
 	if err != nil {
 		return fmt.Errorf("write status of domain '%s': %w", s.Name, err)
 	}
-	if err := WriteFileAtomic(path, append(data, '\n'), filePerm); err != nil {
+	if err := WriteRuntimeFile(path, append(data, '\n'), filePerm); err != nil {
 		return fmt.Errorf("write status of domain '%s': %w", s.Name, err)
 	}
 	return nil
@@ -143,7 +143,7 @@ func (l Layout) WriteExit(name string, e *ExitRecord) error {
 	if err != nil {
 		return fmt.Errorf("write exit record of domain '%s': %w", name, err)
 	}
-	if err := WriteFileAtomic(path, append(data, '\n'), filePerm); err != nil {
+	if err := WriteRuntimeFile(path, append(data, '\n'), filePerm); err != nil {
 		return fmt.Errorf("write exit record of domain '%s': %w", name, err)
 	}
 	return nil
