@@ -1,14 +1,19 @@
 package cmd
 
 import (
+	"errors"
+	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"syscall"
 
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"github.com/lxctl/lxctl/container"
+	"github.com/lxctl/lxctl/container/standby"
 )
 
 // controllerCmdName is the hidden command lxctl start re-executes; it is
@@ -17,12 +22,23 @@ const controllerCmdName = "__controller"
 
 func newControllerCmd(g *globals) *cobra.Command {
 	var opts container.Options
+	var standbyMode bool
 	c := &cobra.Command{
 		Use:    controllerCmdName + " NAME",
 		Short:  "Run a domain's controller (started by lxctl start; not for direct use)",
 		Hidden: true,
-		Args:   exactArgs("name"),
+		// With --standby the arguments are those of the lxctl start that
+		// made it, there for ps to show.
+		Args: func(c *cobra.Command, args []string) error {
+			if standbyMode {
+				return nil
+			}
+			return exactArgs("name")(c, args)
+		},
 		RunE: func(c *cobra.Command, args []string) error {
+			if standbyMode {
+				return runStandby()
+			}
 			// The controller's stdout and stderr are the domain log.
 			logrus.SetOutput(os.Stderr)
 			logrus.SetFormatter(&logrus.TextFormatter{FullTimestamp: true, TimestampFormat: "2006-01-02T15:04:05.000000Z07:00", DisableColors: true})
@@ -41,5 +57,35 @@ func newControllerCmd(g *globals) *cobra.Command {
 		},
 	}
 	c.Flags().Int64Var(&opts.PidsLimit, "pids-limit", container.DefaultPidsLimit, "most tasks the container may have")
+	c.Flags().BoolVar(&standbyMode, "standby", false, "wait on fd 3 for lxctl start to hand over a domain")
 	return c
+}
+
+// runStandby is a controller started by lxctl's C constructor while the
+// CLI was booting (container/standby). Once the CLI has checked the domain
+// it sends the arguments it would have exec'd a controller with; from then
+// on this process is exactly that controller, stdout and stderr on the
+// domain log.
+func runStandby() error {
+	req, err := standby.Receive(3)
+	if errors.Is(err, io.EOF) {
+		return nil // the CLI had no domain to start
+	}
+	if err != nil {
+		return err
+	}
+	logFd, err := unix.Open(req.Log, unix.O_WRONLY|unix.O_APPEND|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("domain log: %w", err)
+	}
+	for _, fd := range []int{1, 2} {
+		if err := unix.Dup3(logFd, fd, 0); err != nil {
+			return fmt.Errorf("domain log: %w", err)
+		}
+	}
+	unix.Close(logFd)
+	g := &globals{io: systemIO()}
+	root := newRootCmd(g)
+	root.SetArgs(req.Args)
+	return root.Execute()
 }

@@ -681,3 +681,110 @@ func TestIDMap(t *testing.T) {
 		t.Errorf("init is not root inside its namespace")
 	}
 }
+
+// TestStandbyController: lxctl start hands the domain to the controller its
+// C constructor booted alongside the CLI; a start that is refused kills and
+// reaps that controller; with LXCTL_NO_STANDBY the controller is exec'd
+// after the checks, as before. Both controllers run the domain the same way.
+func TestStandbyController(t *testing.T) {
+	e := newEnv(t)
+	name := e.name("standby")
+	e.define(e.guestDomain(name, "", "", "sleep"))
+	cmdline := func(pid int) string {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		return strings.ReplaceAll(string(b), "\x00", " ")
+	}
+	// standbys lists the live standby controllers of this test's root.
+	standbys := func() []string {
+		var found []string
+		dirs, _ := filepath.Glob("/proc/[0-9]*")
+		for _, d := range dirs {
+			pid, _ := strconv.Atoi(filepath.Base(d))
+			if c := cmdline(pid); alive(pid) && strings.Contains(c, "__controller --standby") && strings.Contains(c, e.root) {
+				found = append(found, c)
+			}
+		}
+		return found
+	}
+	// zombies lists this (subreaper) test process's unreaped children.
+	zombies := func() []int {
+		var found []int
+		dirs, _ := filepath.Glob("/proc/[0-9]*")
+		for _, d := range dirs {
+			pid, _ := strconv.Atoi(filepath.Base(d))
+			if procStatusFieldOr(pid, "PPid") == strconv.Itoa(os.Getpid()) && strings.HasPrefix(procStatusFieldOr(pid, "State"), "Z") {
+				found = append(found, pid)
+			}
+		}
+		return found
+	}
+
+	e.ok("start", name)
+	ctl, _ := strconv.Atoi(strings.TrimSpace(e.ok("domid", name)))
+	if c := cmdline(ctl); !strings.HasPrefix(c, "lxctl __controller --standby -- --root "+e.root+" start "+name) {
+		t.Errorf("controller %d runs %q, want the standby controller of this start", ctl, c)
+	}
+	if nsOf(t, ctl, "mnt") == nsOf(t, os.Getpid(), "mnt") {
+		t.Errorf("the standby controller shares the host's mount namespace")
+	}
+	if sid := procStatField(t, ctl, 6); sid != strconv.Itoa(ctl) {
+		t.Errorf("the standby controller is not in a session of its own (sid %s)", sid)
+	}
+	if got := e.ok("domstate", name); got != "running\n\n" {
+		t.Errorf("domstate %q", got)
+	}
+
+	reapAll()
+	if msg := e.fails("start", name); !strings.Contains(msg, "already running") {
+		t.Errorf("start of a running domain: %q", msg)
+	}
+	if s := standbys(); len(s) != 1 {
+		t.Errorf("after a refused start, want only the domain's controller, found %q", s)
+	}
+	if z := zombies(); len(z) > 0 {
+		t.Errorf("the refused start left its standby controller unreaped: %v", z)
+	}
+	e.ok("destroy", name)
+
+	// The exec'd controller, for a start with the standby turned off.
+	c := exec.Command(lxctlBin, "--root", e.root, "start", name)
+	c.Env = append(os.Environ(), "LXCTL_NO_STANDBY=1")
+	if out, err := c.CombinedOutput(); err != nil {
+		t.Fatalf("start with LXCTL_NO_STANDBY: %v\n%s", err, out)
+	}
+	ctl, _ = strconv.Atoi(strings.TrimSpace(e.ok("domid", name)))
+	if c := cmdline(ctl); !strings.HasPrefix(c, "lxctl __controller ") || strings.Contains(c, "--standby") || !strings.HasSuffix(c, " "+name+" ") {
+		t.Errorf("controller %d runs %q, want an exec'd controller", ctl, c)
+	}
+	if got := e.ok("domstate", name); got != "running\n\n" {
+		t.Errorf("domstate %q", got)
+	}
+	e.ok("destroy", name)
+}
+
+// procStatusFieldOr is procStatusField for processes that may be gone: "".
+func procStatusFieldOr(pid int, field string) string {
+	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// procStatField returns field n of /proc/<pid>/stat, numbered as in proc(5)
+// (3 is the state, 6 the session).
+func procStatField(t *testing.T, pid, n int) string {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(data)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if n < 3 || n-3 >= len(f) {
+		t.Fatalf("/proc/%d/stat has no field %d", pid, n)
+	}
+	return f[n-3]
+}

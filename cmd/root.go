@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lxctl/lxctl/container/standby"
 	"github.com/lxctl/lxctl/state"
 )
 
@@ -30,7 +31,10 @@ func (g *globals) layout() state.Layout { return state.NewLayout(g.root) }
 func Execute() int {
 	g := &globals{io: systemIO()}
 	root := newRootCmd(g)
-	if err := root.Execute(); err != nil {
+	err := root.Execute()
+	// A controller booted in advance for a start that did not need it.
+	standby.Release()
+	if err != nil {
 		printError(g.io, err)
 		return 1
 	}

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/lxctl/lxctl/container/standby"
 	"github.com/lxctl/lxctl/domainxml"
 	"github.com/lxctl/lxctl/state"
 )
@@ -22,9 +23,9 @@ import (
 const startTimeout = 60 * time.Second
 
 // Start brings a domain up: it writes the live config into a fresh runtime
-// dir, re-executes this binary with controllerArgs as the detached
-// controller (new session, own mount namespace, stdio to the domain log)
-// and waits on the sync pipe until init runs or the start failed. The
+// dir, has this binary run as the detached controller with controllerArgs
+// (new session, own mount namespace, stdio to the domain log; see launch)
+// and waits on the sync channel until init runs or the start failed. The
 // caller holds the domain lock. On failure nothing is left behind.
 func Start(l state.Layout, d *domainxml.Domain, controllerArgs []string) (initPID int, retErr error) {
 	runDir, err := l.RunDir(d.Name)
@@ -69,45 +70,20 @@ func Start(l state.Layout, d *domainxml.Domain, controllerArgs []string) (initPI
 	}
 	defer logFile.Close()
 	logStart, _ := logFile.Seek(0, io.SeekEnd)
-	devNull, err := os.Open(os.DevNull)
+	ctl, err := launch(controllerArgs, logFile)
 	if err != nil {
 		return 0, err
 	}
-	defer devNull.Close()
-	syncR, syncW, err := os.Pipe()
-	if err != nil {
-		return 0, err
-	}
-	defer syncR.Close()
+	defer ctl.report.Close()
 
-	// The executable's real path, not /proc/self/exe, so the controller
-	// shows up in ps as lxctl.
-	exe, err := os.Executable()
-	if err != nil {
-		return 0, fmt.Errorf("find lxctl's own binary: %w", err)
-	}
-	cmd := exec.Command(exe, controllerArgs...)
-	cmd.Args[0] = "lxctl"
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = devNull, logFile, logFile
-	cmd.ExtraFiles = []*os.File{syncW}
-	cmd.Env = append(os.Environ(), "LXCTL_SYNC_FD=3")
-	// A session of its own so no terminal signal reaches it; a mount
-	// namespace of its own for the host-root bind and libcontainer's work.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Cloneflags: unix.CLONE_NEWNS}
-	if err := cmd.Start(); err != nil {
-		syncW.Close()
-		return 0, fmt.Errorf("start controller: %w", err)
-	}
-	syncW.Close()
-
-	msg, err := readSync(syncR, startTimeout)
+	msg, err := readSync(ctl.report, startTimeout)
 	if err != nil || !msg.OK {
 		// The controller cleans up after itself before it reports a
 		// failure; one that died or hung has to be swept from here.
 		if err != nil {
-			_ = cmd.Process.Kill()
+			ctl.kill()
 		}
-		_ = cmd.Wait()
+		ctl.wait()
 		if err != nil {
 			if st, serr := l.ReadStatus(d.Name); serr == nil {
 				_ = Sweep(l, st, "failed")
@@ -117,8 +93,64 @@ func Start(l state.Layout, d *domainxml.Domain, controllerArgs []string) (initPI
 		return 0, errors.New(msg.Error)
 	}
 	// The controller outlives this command; it is not waited for.
-	_ = cmd.Process.Release()
 	return msg.PID, nil
+}
+
+// launched is a controller at work on a start: report carries its verdict.
+type launched struct {
+	report *os.File
+	kill   func()
+	wait   func()
+}
+
+// launch hands the start to the controller lxctl's C constructor has
+// already booted (package standby), or else re-executes this binary as one
+// (a new session, its own mount namespace, stdio to the domain log).
+func launch(args []string, logFile *os.File) (*launched, error) {
+	if sb, ok := standby.Take(); ok {
+		if err := sb.Send(standby.Request{Args: args, Log: logFile.Name()}); err != nil {
+			sb.Conn.Close()
+			sb.Kill()
+			return nil, err
+		}
+		return &launched{report: sb.Conn, kill: func() { _ = unix.Kill(sb.PID, unix.SIGKILL) }, wait: sb.Wait}, nil
+	}
+	devNull, err := os.Open(os.DevNull)
+	if err != nil {
+		return nil, err
+	}
+	defer devNull.Close()
+	syncR, syncW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	// The executable's real path, not /proc/self/exe, so the controller
+	// shows up in ps as lxctl.
+	exe, err := os.Executable()
+	if err != nil {
+		syncR.Close()
+		syncW.Close()
+		return nil, fmt.Errorf("find lxctl's own binary: %w", err)
+	}
+	cmd := exec.Command(exe, args...)
+	cmd.Args[0] = "lxctl"
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = devNull, logFile, logFile
+	cmd.ExtraFiles = []*os.File{syncW}
+	cmd.Env = append(os.Environ(), "LXCTL_SYNC_FD=3")
+	// A session of its own so no terminal signal reaches it; a mount
+	// namespace of its own for the host-root bind and libcontainer's work.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Cloneflags: unix.CLONE_NEWNS}
+	err = cmd.Start()
+	syncW.Close()
+	if err != nil {
+		syncR.Close()
+		return nil, fmt.Errorf("start controller: %w", err)
+	}
+	return &launched{
+		report: syncR,
+		kill:   func() { _ = cmd.Process.Kill() },
+		wait:   func() { _ = cmd.Wait() },
+	}, nil
 }
 
 func readSync(r *os.File, timeout time.Duration) (*syncMessage, error) {

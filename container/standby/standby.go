@@ -1,0 +1,161 @@
+// Package standby hands lxctl start the controller that its C constructor
+// (standby.c) forked and exec'd before the CLI's Go runtime booted, so that
+// the two boots overlap. The controller waits on its fd 3 for a Request;
+// until it gets one it has done nothing but boot.
+package standby
+
+/*
+extern int lxctl_standby_fd;
+extern int lxctl_standby_pid;
+*/
+import "C"
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// Request is what the CLI sends a standby controller: the arguments it
+// would have exec'd a controller with, and the domain log to write to.
+type Request struct {
+	Args []string `json:"args"`
+	Log  string   `json:"log"`
+}
+
+// Controller is a standby controller process and the CLI's end of its
+// channel, which then carries the controller's report back.
+type Controller struct {
+	Conn *os.File
+	PID  int
+}
+
+var (
+	mu      sync.Mutex
+	claimed bool
+)
+
+// Take returns the standby controller, once. ok is false when there is
+// none: another command, not root, LXCTL_NO_STANDBY set, or it already
+// died (it only dies early when setsid, unshare or exec failed; the caller
+// then starts a controller the usual way).
+func Take() (c *Controller, ok bool) {
+	mu.Lock()
+	defer mu.Unlock()
+	if claimed {
+		return nil, false
+	}
+	claimed = true
+	fd, pid := int(C.lxctl_standby_fd), int(C.lxctl_standby_pid)
+	if pid <= 0 {
+		return nil, false
+	}
+	if exited(pid) { // and reaped
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+		return nil, false
+	}
+	if fd < 0 {
+		kill(pid)
+		return nil, false
+	}
+	// Non-blocking, so that reads from it honour deadlines.
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		kill(pid)
+		return nil, false
+	}
+	return &Controller{Conn: os.NewFile(uintptr(fd), "standby-controller"), PID: pid}, true
+}
+
+// Release kills and reaps a standby controller that was never taken; the
+// CLI calls it before exiting.
+func Release() {
+	mu.Lock()
+	defer mu.Unlock()
+	if claimed {
+		return
+	}
+	claimed = true
+	if pid := int(C.lxctl_standby_pid); pid > 0 {
+		if fd := int(C.lxctl_standby_fd); fd >= 0 {
+			unix.Close(fd)
+		}
+		kill(pid)
+	}
+}
+
+// Send gives the controller its work.
+func (c *Controller) Send(r Request) error {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	if _, err := c.Conn.Write(append(data, '\n')); err != nil {
+		return fmt.Errorf("hand the domain to the controller: %w", err)
+	}
+	return nil
+}
+
+// Kill kills the controller and reaps it.
+func (c *Controller) Kill() { kill(c.PID) }
+
+// Wait reaps the controller once it has exited on its own.
+func (c *Controller) Wait() {
+	var ws unix.WaitStatus
+	for {
+		if _, err := unix.Wait4(c.PID, &ws, 0, nil); !errors.Is(err, unix.EINTR) {
+			return
+		}
+	}
+}
+
+func kill(pid int) {
+	_ = unix.Kill(pid, unix.SIGKILL)
+	(&Controller{PID: pid}).Wait()
+}
+
+func exited(pid int) bool {
+	var ws unix.WaitStatus
+	got, err := unix.Wait4(pid, &ws, unix.WNOHANG, nil)
+	return err != nil || got == pid
+}
+
+// Receive is the standby controller's side: it blocks until the CLI sends
+// its Request on fd. io.EOF means the CLI went away without one. It reads
+// the raw fd, not an *os.File, whose finalizer would close the channel the
+// controller goes on to report on.
+func Receive(fd int) (*Request, error) {
+	var data []byte
+	buf := make([]byte, 4096)
+	for len(data) == 0 || data[len(data)-1] != '\n' {
+		n, err := unix.Read(fd, buf)
+		switch {
+		case errors.Is(err, unix.EINTR):
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("standby controller: reading the request: %w", err)
+		case n == 0 && len(data) == 0:
+			return nil, io.EOF
+		case n == 0:
+			return nil, errors.New("standby controller: the request was cut short")
+		case len(data)+n > 1<<20:
+			return nil, errors.New("standby controller: the request is too long")
+		}
+		data = append(data, buf[:n]...)
+	}
+	var r Request
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("standby controller: the request is garbled: %w", err)
+	}
+	if len(r.Args) == 0 || r.Log == "" {
+		return nil, errors.New("standby controller: empty request")
+	}
+	return &r, nil
+}
