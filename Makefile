@@ -21,7 +21,7 @@ help: ## list the targets
 
 build: $(BIN) ## build the static binary bin/lxctl
 
-$(BIN): $(shell find . -name '*.go' -not -path './testdata/*') go.mod go.sum
+$(BIN): $(shell find . -name '*.go' -not -path './testdata/*') $(wildcard */*/*.c) go.mod go.sum
 	@mkdir -p bin
 	CGO_ENABLED=1 $(GO) build $(GOFLAGS_STATIC) -o $@ .
 

@@ -5,8 +5,9 @@
 # (and --json, which parses every definition) over 1000 defined domains.
 # The 1000 definitions are one `lxctl define`d document cloned with a new name
 # and uuid into the private --root's domains dir (1000 defines would take ~30 s).
-# Times are read from $EPOCHREALTIME in place: $(now_us) would fork a subshell
-# (2-3 ms on this kind of machine) inside the timed interval.
+# start is timed from $EPOCHREALTIME in place ($(now_us) would fork a subshell,
+# 2-3 ms here, inside the interval); the read-only list commands under
+# hyperfine -N, which also keeps this script's fork+exec out of the time.
 # Knobs: GROWTH_LEVELS ("1 10 50"), GROWTH_N (10 per level), GROWTH_DEFS (1000).
 set -uo pipefail
 ANCHORS_DIR=${ANCHORS_DIR:-$(cd "$(dirname "$0")/anchors" && pwd)}
@@ -14,6 +15,15 @@ source "$ANCHORS_DIR/env.sh"; source "$ANCHORS_DIR/scenarios/_hf.sh"
 LEVELS=${GROWTH_LEVELS:-"1 10 50"}; GN=${GROWTH_N:-10}; DEFS=${GROWTH_DEFS:-1000}
 enter_bench_cgroup
 load_tool lxctl
+# hf_sample METRIC CMD: GN runs of a read-only command under hyperfine -N (no
+# shell, no fork of this script inside the timing), one SAMPLE line per run.
+hf_sample() {
+  local json=$ANC/results/g-hf.json
+  hyperfine -N --style none --warmup 2 --runs "$GN" --export-json "$json" "$2" >/dev/null 2>&1 ||
+    { info "scenario=g hyperfine $2 FAILED"; return; }
+  jq -r '.results[0].times | to_entries[] | "\(.key) \(.value*1000)"' "$json" |
+  while read -r k v; do sample g lxctl "$1" "$((k+1))" "$v" ms; done
+}
 bg=()
 cleanup_g() {
   local n
@@ -34,9 +44,8 @@ for L in $LEVELS; do
     t0=${EPOCHREALTIME/./}; t_start anc-g-probe; rc=$?; t1=${EPOCHREALTIME/./}
     [[ $rc == 0 ]] && sample g lxctl "start_ms@$L" "$i" "$(us_to_ms $((t1-t0)))" ms
     t_stop anc-g-probe
-    t0=${EPOCHREALTIME/./}; "${LX[@]}" list >/dev/null; t1=${EPOCHREALTIME/./}
-    sample g lxctl "list_ms@$L" "$i" "$(us_to_ms $((t1-t0)))" ms
   done
+  hf_sample "list_ms@$L" "${LX[*]} list"
 done
 for n in "${bg[@]}"; do t_stop "$n"; done
 # 1000 definitions
@@ -53,20 +62,13 @@ if [[ -f $src ]]; then
   chmod 600 "$LXROOT"/domains/anc-g-def-*.xml
   cnt=$("${LX[@]}" list --all --name | grep -c '^anc-g-def-')
   info "scenario=g defined=$cnt"
-  for ((i=1; i<=GN; i++)); do
-    t0=${EPOCHREALTIME/./}; "${LX[@]}" list --all >/dev/null; t1=${EPOCHREALTIME/./}
-    sample g lxctl "list_all_ms@$DEFS" "$i" "$(us_to_ms $((t1-t0)))" ms
-    t0=${EPOCHREALTIME/./}; "${LX[@]}" list --all --json >/dev/null; t1=${EPOCHREALTIME/./}
-    sample g lxctl "list_all_json_ms@$DEFS" "$i" "$(us_to_ms $((t1-t0)))" ms
-  done
+  hf_sample "list_all_ms@$DEFS" "${LX[*]} list --all"
+  hf_sample "list_all_json_ms@$DEFS" "${LX[*]} list --all --json"
 else
   info "scenario=g define of the template FAILED"
 fi
 # an empty root: the cost of any lxctl command (Go process start + cobra)
-for ((i=1; i<=GN; i++)); do
-  t0=${EPOCHREALTIME/./}; "$LXCTL" --root "$ANC/empty-root" list >/dev/null; t1=${EPOCHREALTIME/./}
-  sample g lxctl "list_ms@0" "$i" "$(us_to_ms $((t1-t0)))" ms
-done
+hf_sample "list_ms@0" "$LXCTL --root $ANC/empty-root list"
 rm -rf "$ANC/empty-root"
 grep '^SAMPLE scenario=g ' "$RESULTS_FILE" | sed 's/.* metric=\([^ ]*\) .*/\1/' | awk '!s[$0]++' |
 while read -r m; do summarize_samples g "$m" ms; done

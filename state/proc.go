@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"strconv"
 	"syscall"
 )
@@ -23,7 +22,7 @@ func readProcStat(pid int) (procStat, error) {
 		return procStat{}, fmt.Errorf("process id %d is not valid: it must be positive", pid)
 	}
 	path := procRoot + "/" + strconv.Itoa(pid) + "/stat"
-	data, err := os.ReadFile(path)
+	data, err := readFile(path)
 	if err != nil {
 		// A process being reaped can give ESRCH instead of ENOENT.
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ESRCH) {

@@ -83,7 +83,7 @@ func (l Layout) ReadStatus(name string) (*Status, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(path)
+	data, err := readFile(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, newError(ErrNotFound, err,
@@ -156,7 +156,7 @@ func (l Layout) ReadExit(name string) (*ExitRecord, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(path)
+	data, err := readFile(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, newError(ErrNotFound, err, fmt.Sprintf("domain '%s' has no exit record", name))

@@ -1,0 +1,54 @@
+package state
+
+import (
+	"io/fs"
+
+	"golang.org/x/sys/unix"
+)
+
+// maxRecord bounds what readFile reads: records and definitions are a few
+// kB, and a file that keeps growing must not exhaust memory.
+const maxRecord = 16 << 20
+
+// readFile is os.ReadFile for the small files lxctl reads on every command:
+// status records, definitions, /proc/<pid>/stat. os.ReadFile also fstats
+// the file and tries to register it with the netpoller (epoll_ctl, which
+// fails for these files, and four fcntls); at 2-3 extra syscalls per file
+// and two files per running domain, that was most of what list spent per
+// domain. Errors are *fs.PathError, as os.ReadFile's.
+func readFile(path string) ([]byte, error) {
+	fd, err := openRetry(path)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, 0, 4096)
+	for {
+		if len(buf) == cap(buf) {
+			if len(buf) >= maxRecord {
+				return nil, &fs.PathError{Op: "read", Path: path, Err: unix.EFBIG}
+			}
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &fs.PathError{Op: "read", Path: path, Err: err}
+		}
+		if n == 0 {
+			return buf, nil
+		}
+		buf = buf[:len(buf)+n]
+	}
+}
+
+func openRetry(path string) (int, error) {
+	for {
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != unix.EINTR {
+			return fd, err
+		}
+	}
+}
