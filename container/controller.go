@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -292,6 +293,7 @@ func (c *controller) startInit() (retErr error) {
 	if err != nil {
 		return err
 	}
+	waitExec(pid)
 	start, err := state.ProcStartTime(pid)
 	if err != nil {
 		return fmt.Errorf("init pid %d: %w", pid, err)
@@ -315,6 +317,30 @@ func (c *controller) startInit() (retErr error) {
 		c.initEnd <- ws
 	}()
 	return nil
+}
+
+// lcInitComm is what init is called until it has exec'd the domain's init.
+const lcInitComm = "runc:[2:INIT]"
+
+// waitExec waits, briefly, until init has exec'd the domain's program:
+// libcontainer's Exec returns once init is released from its exec fifo,
+// a moment before the execve, and start reports "running" only after
+// it, so that ps, /proc/<pid>/exe and the status record's start time all
+// show the domain's init. There is no event for an exec; it takes well
+// under a millisecond, so a short doubling poll, bounded, is enough. A
+// failed exec ends init, which the event loop reports.
+func waitExec(pid int) {
+	path := fmt.Sprintf("/proc/%d/stat", pid)
+	delay := 20 * time.Microsecond
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
+		// "pid (comm) S ...": still libcontainer's init, and not dead.
+		stat, err := os.ReadFile(path)
+		if err != nil || !strings.Contains(string(stat), "("+lcInitComm+") ") || strings.Contains(string(stat), "("+lcInitComm+") Z") {
+			return
+		}
+		time.Sleep(delay)
+		delay = min(2*delay, 5*time.Millisecond)
+	}
 }
 
 // linkTTY1 makes /dev/tty1 in the container point at its console, as
