@@ -86,5 +86,11 @@ func (g *globals) destroy(d *domain) error {
 	if errors.Is(err, container.ErrNoController) {
 		return container.Sweep(g.layout(), d.Status, "destroyed")
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	// The controller answers once everything is torn down and then exits;
+	// destroy returns when it has, so that nothing of the domain is left
+	// running when the user (or a script checking ps) gets the prompt back.
+	return state.WaitGone(d.Status.ControllerPID, d.Status.ControllerStart, controlTimeout)
 }

@@ -745,6 +745,10 @@ func TestStandbyController(t *testing.T) {
 		t.Errorf("the refused start left its standby controller unreaped: %v", z)
 	}
 	e.ok("destroy", name)
+	// destroy returns once the controller itself has exited.
+	if alive(ctl) {
+		t.Errorf("controller %d still runs after destroy returned", ctl)
+	}
 
 	// The exec'd controller, for a start with the standby turned off.
 	c := exec.Command(lxctlBin, "--root", e.root, "start", name)

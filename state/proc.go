@@ -7,6 +7,9 @@ import (
 	"io/fs"
 	"strconv"
 	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 const procRoot = "/proc"
@@ -98,4 +101,33 @@ func Alive(pid int, start uint64) bool {
 		return false
 	}
 	return st.start == start && st.state != 'Z' && st.state != 'X'
+}
+
+// WaitGone waits until the process recorded as pid and start has exited
+// (a zombie counts: nothing reaps it here), at most timeout. It waits on a
+// pidfd, which becomes readable when the process exits; the start time is
+// checked after the pidfd is open, so a reused pid is never waited on.
+func WaitGone(pid int, start uint64, timeout time.Duration) error {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return nil // already gone (ESRCH)
+	}
+	defer unix.Close(fd)
+	if !Alive(pid, start) {
+		return nil
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return fmt.Errorf("process %d is still running after %s", pid, timeout)
+		}
+		n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, int(left.Milliseconds())+1)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || n > 0 {
+			return err
+		}
+	}
 }
