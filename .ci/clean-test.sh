@@ -3,8 +3,8 @@
 # their containers' cgroups. Only touches things named for lxctl tests.
 set -u
 pkill -9 -f '__controller' 2>/dev/null
-for d in $(find /sys/fs/cgroup -depth -type d -name '*.lxctl*' 2>/dev/null); do
-  for p in $(cat "$d/cgroup.procs" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+find /sys/fs/cgroup -depth -type d -name '*.lxctl*' 2>/dev/null | while read -r d; do
+  while read -r p; do kill -9 "$p" 2>/dev/null; done 2>/dev/null < "$d/cgroup.procs"
 done
 sleep 0.2
 find /sys/fs/cgroup -depth -type d -name '*.lxctl*' -exec rmdir {} \; 2>/dev/null

@@ -8,7 +8,12 @@ cd "$(dirname "$0")/.."
 N=${1:-20}
 make -s build
 root=$(mktemp -d /tmp/lxb.XXXXXX)
-trap 'for d in $(./bin/lxctl --root "$root" list --name 2>/dev/null); do ./bin/lxctl --root "$root" destroy "$d" >/dev/null 2>&1; done; rm -rf "$root"' EXIT
+cleanup() {
+  local d
+  for d in $(./bin/lxctl --root "$root" list --name 2>/dev/null); do ./bin/lxctl --root "$root" destroy "$d" >/dev/null 2>&1; done
+  rm -rf "$root"
+}
+trap cleanup EXIT
 mkdir -p "$root/rootfs"/{proc,sys,dev,tmp}
 CGO_ENABLED=0 go build -o "$root/rootfs/guest" ./testdata/guest
 lx() { ./bin/lxctl --root "$root" "$@"; }
@@ -43,10 +48,10 @@ done
 lx start b1 >/dev/null
 sleep 1
 pid=$(lx domid b1 | head -1)
-rss=$(awk '/VmRSS/{print $2}' /proc/$pid/status)
-pss=$(awk '/^Pss:/{s+=$2} END{print s}' /proc/$pid/smaps_rollup)
-anon=$(awk '/RssAnon/{print $2}' /proc/$pid/status)
-thr=$(awk '/Threads/{print $2}' /proc/$pid/status)
+rss=$(awk '/VmRSS/{print $2}' /proc/"$pid"/status)
+pss=$(awk '/^Pss:/{s+=$2} END{print s}' /proc/"$pid"/smaps_rollup)
+anon=$(awk '/RssAnon/{print $2}' /proc/"$pid"/status)
+thr=$(awk '/Threads/{print $2}' /proc/"$pid"/status)
 lx destroy b1 >/dev/null
 echo "machine: $(nproc) cores, $(uname -r), $(date -u +%F)"
 echo "start (lxctl start returns with init running):  $(printf '%s\n' "${starts[@]}" | stats)"
