@@ -172,9 +172,6 @@ func (g *globals) inspectWith(name string, o inspectOpts) (*domain, error) {
 		case !errors.Is(err, state.ErrNotFound):
 			return nil, err
 		}
-	} else if p, err := l.DefinitionPath(name); err == nil {
-		_, statErr := os.Stat(p)
-		defined = statErr == nil
 	}
 	st, err := l.ReadStatus(name)
 	switch {
@@ -203,6 +200,14 @@ func (g *globals) inspectWith(name string, o inspectOpts) (*domain, error) {
 			}
 		}
 		return d, nil
+	}
+	if !o.parseDef {
+		// Only a domain that is not running needs its definition to exist;
+		// list spends a stat per running domain otherwise.
+		if p, err := l.DefinitionPath(name); err == nil {
+			_, statErr := os.Stat(p)
+			defined = statErr == nil
+		}
 	}
 	if !defined {
 		return nil, errNoDomain(name)
