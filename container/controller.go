@@ -9,7 +9,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"syscall"
 	"time"
 
@@ -332,12 +331,10 @@ const lcInitComm = "runc:[2:INIT]"
 // under a millisecond, so a short doubling poll, bounded, is enough. A
 // failed exec ends init, which the event loop reports.
 func waitExec(pid int) {
-	path := fmt.Sprintf("/proc/%d/stat", pid)
 	delay := 20 * time.Microsecond
 	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
-		// "pid (comm) S ...": still libcontainer's init, and not dead.
-		stat, err := os.ReadFile(path)
-		if err != nil || !strings.Contains(string(stat), "("+lcInitComm+") ") || strings.Contains(string(stat), "("+lcInitComm+") Z") {
+		comm, st, err := state.ProcComm(pid)
+		if err != nil || comm != lcInitComm || st == 'Z' || st == 'X' {
 			return
 		}
 		time.Sleep(delay)

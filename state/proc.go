@@ -16,6 +16,7 @@ const procRoot = "/proc"
 
 // procStat holds the fields of /proc/<pid>/stat lxctl needs.
 type procStat struct {
+	comm  string // field 2, without its parentheses
 	state byte   // field 3
 	start uint64 // field 22, starttime in clock ticks since boot
 }
@@ -65,7 +66,11 @@ func parseProcStat(data []byte) (procStat, error) {
 	if err != nil {
 		return procStat{}, fmt.Errorf("start time field %q is not a number", fields[19])
 	}
-	return procStat{state: fields[0][0], start: start}, nil
+	comm := ""
+	if j := bytes.IndexByte(data, '('); j >= 0 && j < i {
+		comm = string(data[j+1 : i])
+	}
+	return procStat{comm: comm, state: fields[0][0], start: start}, nil
 }
 
 // ProcStartTime returns the start time of pid (field 22 of /proc/<pid>/stat,
@@ -88,6 +93,17 @@ func ProcState(pid int) (byte, error) {
 		return 0, err
 	}
 	return st.state, nil
+}
+
+// ProcComm returns the command name of pid (field 2 of /proc/<pid>/stat,
+// which an exec changes) and its state letter, from one read. A missing
+// process is an error wrapping ErrNotFound.
+func ProcComm(pid int) (string, byte, error) {
+	st, err := readProcStat(pid)
+	if err != nil {
+		return "", 0, err
+	}
+	return st.comm, st.state, nil
 }
 
 // Alive reports whether the process recorded as (pid, start) still runs: the

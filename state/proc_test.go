@@ -157,18 +157,20 @@ func statLine(comm, state string, start string) string {
 func TestParseProcStat(t *testing.T) {
 	good := []struct {
 		line  string
+		comm  string
 		state byte
 		start uint64
 	}{
-		{statLine("sleep", "S", "12345"), 'S', 12345},
-		{statLine("a b) c", "R", "7"), 'R', 7},
-		{statLine(") S 1 2 3 (", "Z", "99"), 'Z', 99},
-		{statLine("", "X", "18446744073709551615"), 'X', 1<<64 - 1},
+		{statLine("sleep", "S", "12345"), "sleep", 'S', 12345},
+		{statLine("a b) c", "R", "7"), "a b) c", 'R', 7},
+		{statLine(") S 1 2 3 (", "Z", "99"), ") S 1 2 3 (", 'Z', 99},
+		{statLine("", "X", "18446744073709551615"), "", 'X', 1<<64 - 1},
+		{statLine("runc:[2:INIT]", "S", "5"), "runc:[2:INIT]", 'S', 5},
 	}
 	for _, g := range good {
 		st, err := parseProcStat([]byte(g.line))
-		if err != nil || st.state != g.state || st.start != g.start {
-			t.Errorf("parse %q = %+v, %v; want %c %d", g.line, st, err, g.state, g.start)
+		if err != nil || st.comm != g.comm || st.state != g.state || st.start != g.start {
+			t.Errorf("parse %q = %+v, %v; want %q %c %d", g.line, st, err, g.comm, g.state, g.start)
 		}
 	}
 	bad := []string{
