@@ -45,21 +45,17 @@ func runCreate(g *globals, file string, validate bool, opts *startOptions) error
 		return err
 	}
 	defer lk.Unlock()
+	existingUUID := ""
 	if cur, err := g.inspectLocked(d.Name); err == nil {
 		if cur.active() {
 			return fmt.Errorf("domain '%s' is already running (id %d)", d.Name, cur.id())
 		}
-		if d.UUID != "" && cur.Def != nil && cur.Def.UUID != d.UUID {
-			return fmt.Errorf("domain '%s' already exists with uuid %s", d.Name, cur.Def.UUID)
-		}
-		if cur.Def != nil && d.UUID == "" {
-			d.UUID = cur.Def.UUID
+		if cur.Def != nil {
+			existingUUID = cur.Def.UUID
 		}
 	}
-	if d.UUID != "" {
-		if other, err := g.findUUID(d.UUID); err == nil && other != "" && other != d.Name {
-			return fmt.Errorf("domain '%s' is already defined with uuid %s", other, d.UUID)
-		}
+	if err := g.adoptUUID(d, existingUUID); err != nil {
+		return err
 	}
 	d.SetDefaults(domainxml.HostArch(), emulatorPath())
 	if err := g.boot(d, opts); err != nil {

@@ -86,6 +86,30 @@ func parseNew(g *globals, data []byte, strict bool) (*domainxml.Domain, error) {
 	return d, nil
 }
 
+// adoptUUID applies libvirt's uuid rules to d, which is about to be defined
+// or created under the lock of its name: a document without a uuid takes
+// the one the name already has (existing, "" if none), one with another
+// uuid is refused, and a uuid belongs to one name only.
+func (g *globals) adoptUUID(d *domainxml.Domain, existing string) error {
+	if d.UUID == "" {
+		d.UUID = existing
+	}
+	if existing != "" && d.UUID != existing {
+		return fmt.Errorf("domain '%s' already exists with uuid %s (leave <uuid> out or use that one to redefine it)", d.Name, existing)
+	}
+	if d.UUID == "" {
+		return nil
+	}
+	other, err := g.findUUID(d.UUID)
+	if err != nil {
+		return err
+	}
+	if other != "" && other != d.Name {
+		return fmt.Errorf("domain '%s' is already defined with uuid %s (remove <uuid> to get a new one)", other, d.UUID)
+	}
+	return nil
+}
+
 // store saves d as the persistent definition of d.Name under the domain's
 // lock, following libvirt's uuid rules: a name keeps its uuid (a document
 // without one inherits the stored one) and a uuid belongs to one name.
@@ -112,18 +136,8 @@ func (g *globals) store(d *domainxml.Domain) error {
 			existingUUID = st.UUID
 		}
 	}
-	if d.UUID == "" {
-		d.UUID = existingUUID
-	}
-	if existingUUID != "" && d.UUID != existingUUID {
-		return fmt.Errorf("domain '%s' already exists with uuid %s (leave <uuid> out or use that one to redefine it)", d.Name, existingUUID)
-	}
-	if d.UUID != "" {
-		if other, err := g.findUUID(d.UUID); err != nil {
-			return err
-		} else if other != "" && other != d.Name {
-			return fmt.Errorf("domain '%s' is already defined with uuid %s (remove <uuid> to get a new one)", other, d.UUID)
-		}
+	if err := g.adoptUUID(d, existingUUID); err != nil {
+		return err
 	}
 	d.SetDefaults(domainxml.HostArch(), emulatorPath())
 	out, err := d.Marshal()
