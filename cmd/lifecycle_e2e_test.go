@@ -16,17 +16,22 @@ import (
 // procStatusField reads one field of /proc/<pid>/status.
 func procStatusField(t *testing.T, pid int, field string) string {
 	t.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
+	v, ok := readStatusField(pid, field)
+	if !ok {
+		t.Fatalf("no %s in /proc/%d/status", field, pid)
 	}
+	return v
+}
+
+// readStatusField is procStatusField for processes that may be gone.
+func readStatusField(pid int, field string) (string, bool) {
+	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	for _, line := range strings.Split(string(data), "\n") {
 		if v, ok := strings.CutPrefix(line, field+":"); ok {
-			return strings.TrimSpace(v)
+			return strings.TrimSpace(v), true
 		}
 	}
-	t.Fatalf("no %s in /proc/%d/status", field, pid)
-	return ""
+	return "", false
 }
 
 func nsOf(t *testing.T, pid int, ns string) string {
@@ -712,7 +717,9 @@ func TestStandbyController(t *testing.T) {
 		dirs, _ := filepath.Glob("/proc/[0-9]*")
 		for _, d := range dirs {
 			pid, _ := strconv.Atoi(filepath.Base(d))
-			if procStatusFieldOr(pid, "PPid") == strconv.Itoa(os.Getpid()) && strings.HasPrefix(procStatusFieldOr(pid, "State"), "Z") {
+			ppid, _ := readStatusField(pid, "PPid")
+			st, _ := readStatusField(pid, "State")
+			if ppid == strconv.Itoa(os.Getpid()) && strings.HasPrefix(st, "Z") {
 				found = append(found, pid)
 			}
 		}
@@ -764,17 +771,6 @@ func TestStandbyController(t *testing.T) {
 		t.Errorf("domstate %q", got)
 	}
 	e.ok("destroy", name)
-}
-
-// procStatusFieldOr is procStatusField for processes that may be gone: "".
-func procStatusFieldOr(pid int, field string) string {
-	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, field+":"); ok {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
 }
 
 // procStatField returns field n of /proc/<pid>/stat, numbered as in proc(5)
