@@ -107,18 +107,20 @@ func (c *Controller) Send(r Request) error {
 func (c *Controller) Kill() { kill(c.PID) }
 
 // Wait reaps the controller once it has exited on its own.
-func (c *Controller) Wait() {
-	var ws unix.WaitStatus
-	for {
-		if _, err := unix.Wait4(c.PID, &ws, 0, nil); !errors.Is(err, unix.EINTR) {
-			return
-		}
-	}
-}
+func (c *Controller) Wait() { reap(c.PID) }
 
 func kill(pid int) {
 	_ = unix.Kill(pid, unix.SIGKILL)
-	(&Controller{PID: pid}).Wait()
+	reap(pid)
+}
+
+func reap(pid int) {
+	var ws unix.WaitStatus
+	for {
+		if _, err := unix.Wait4(pid, &ws, 0, nil); !errors.Is(err, unix.EINTR) {
+			return
+		}
+	}
 }
 
 func exited(pid int) bool {
