@@ -52,6 +52,12 @@ func runNetDefine(g *globals, file string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return defineNetwork(g, data)
+}
+
+// defineNetwork stores a network document under libvirt's uuid rules and
+// returns the network's name.
+func defineNetwork(g *globals, data []byte) (string, error) {
 	n, err := domainxml.ParseNetwork(data)
 	if err != nil {
 		return "", err
