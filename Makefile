@@ -11,8 +11,10 @@ COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 GOFLAGS_STATIC := -tags 'netgo osusergo' -trimpath \
 	-ldflags "-s -w -extldflags -static -X github.com/lxctl/lxctl/cmd.version=$(VERSION) -X github.com/lxctl/lxctl/cmd.commit=$(COMMIT)"
 FUZZTIME  ?= 60s
+PREFIX    ?= /usr/local
+DESTDIR   ?=
 
-.PHONY: all build deps test unit demo fuzz lint clean clean-test help bench
+.PHONY: all build deps test unit demo fuzz lint clean clean-test help bench man install
 
 all: build ## build bin/lxctl (the default)
 
@@ -52,5 +54,18 @@ bench: build ## lxctl vs runc, crun, LXC: one markdown table (as root; installs 
 clean-test: ## remove what an interrupted test run may have left (cgroups, mounts, processes)
 	@./.ci/clean-test.sh
 
+man: ## write the man pages (one per command) to man/
+	CGO_ENABLED=1 $(GO) run ./cmd/mangen man
+
+install: build man ## install the binary, man pages and bash/zsh/fish completions under $(DESTDIR)$(PREFIX)
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/lxctl
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+	  $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	$(BIN) completion bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/lxctl
+	$(BIN) completion zsh > $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_lxctl
+	$(BIN) completion fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/lxctl.fish
+
 clean: ## remove build output
-	rm -rf bin
+	rm -rf bin man

@@ -41,6 +41,12 @@ func Execute() int {
 	return 0
 }
 
+// NewCommand returns lxctl's command tree on the process's own streams, for
+// tools that generate documentation from it (cmd/mangen).
+func NewCommand() *cobra.Command {
+	return newRootCmd(&globals{io: systemIO()})
+}
+
 // failure is virsh's two-line error: what was attempted, then why.
 type failure struct {
 	what string
