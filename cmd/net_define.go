@@ -6,8 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/lxctl/lxctl/container"
 	"github.com/lxctl/lxctl/domainxml"
+	"github.com/lxctl/lxctl/network"
 	"github.com/lxctl/lxctl/state"
 )
 
@@ -106,22 +106,7 @@ func newNetUndefineCmd(g *globals) *cobra.Command {
 		Args:  exactArgs("network"),
 		RunE: func(c *cobra.Command, args []string) error {
 			name := args[0]
-			l := g.layout()
-			err := func() error {
-				if _, err := l.NetworkPath(name); err != nil {
-					return err
-				}
-				lk, err := l.LockNetwork(name, lockWait)
-				if err != nil {
-					return err
-				}
-				defer lk.Unlock()
-				if container.NetworkActive(l, name) {
-					return fmt.Errorf("network '%s' is active: stop it first with lxctl net-destroy %s", name, name)
-				}
-				return l.RemoveNetwork(name)
-			}()
-			if err != nil {
+			if err := network.Undefine(g.layout(), name); err != nil {
 				return failed(err, "Failed to undefine network %s", name)
 			}
 			fmt.Fprintf(g.io.Out, "Network %s has been undefined\n", name)

@@ -1,9 +1,11 @@
 package cmd
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 
-	"github.com/lxctl/lxctl/container"
+	"github.com/lxctl/lxctl/network"
 )
 
 func newNetListCmd(g *globals) *cobra.Command {
@@ -20,7 +22,16 @@ func newNetListCmd(g *globals) *cobra.Command {
 			}
 			var rows [][]string
 			for _, n := range names {
-				active := container.NetworkActive(l, n)
+				// The host decides: a network is active when its marked
+				// bridge exists. What disagrees with it is reported.
+				st, err := network.Inspect(l, n)
+				if err != nil {
+					return err
+				}
+				if len(st.Problems) > 0 {
+					fmt.Fprintf(g.io.ErrOut, "warning: network %s: %s (lxctl net-start %s repairs it, lxctl net-destroy %[1]s removes it)\n", n, st.Describe(), n)
+				}
+				active := st.Active
 				if (active && inactive && !all) || (!active && !all && !inactive) {
 					continue
 				}
@@ -28,14 +39,14 @@ func newNetListCmd(g *globals) *cobra.Command {
 					rows = append(rows, []string{n})
 					continue
 				}
-				st, auto := "inactive", "no"
+				state, auto := "inactive", "no"
 				if active {
-					st = "active"
+					state = "active"
 				}
 				if l.NetworkAutostart(n) {
 					auto = "yes"
 				}
-				rows = append(rows, []string{n, st, auto, "yes"})
+				rows = append(rows, []string{n, state, auto, "yes"})
 			}
 			if name {
 				for _, r := range rows {

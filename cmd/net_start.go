@@ -5,17 +5,25 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/lxctl/lxctl/container"
+	"github.com/lxctl/lxctl/network"
 )
 
 func newNetStartCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "net-start NAME",
 		Short: "Start a defined network: its bridge, address and NAT rule",
-		Args:  exactArgs("network"),
+		Long: `Start a defined network: its bridge (marked as this network's), its address
+and, for NAT, its masquerade chain in nftables table ip lxctl. Either all of it
+is made or nothing is left. An active network that lacks something (its chain,
+its address) is repaired.`,
+		Args: exactArgs("network"),
 		RunE: func(c *cobra.Command, args []string) error {
-			if err := container.StartNetwork(g.layout(), args[0]); err != nil {
+			repaired, err := network.Start(g.layout(), args[0])
+			if err != nil {
 				return failed(err, "Failed to start network %s", args[0])
+			}
+			if repaired {
+				fmt.Fprintf(g.io.ErrOut, "warning: network %s was active but incomplete: repaired\n", args[0])
 			}
 			fmt.Fprintf(g.io.Out, "Network %s started\n", args[0])
 			return nil
@@ -32,7 +40,7 @@ Domains still running on it keep their interfaces but lose their connectivity,
 as with virsh.`,
 		Args: exactArgs("network"),
 		RunE: func(c *cobra.Command, args []string) error {
-			if err := container.StopNetwork(g.layout(), args[0]); err != nil {
+			if err := network.Stop(g.layout(), args[0]); err != nil {
 				return failed(err, "Failed to destroy network %s", args[0])
 			}
 			fmt.Fprintf(g.io.Out, "Network %s destroyed\n", args[0])

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/lxctl/lxctl/network"
 )
 
 // Networking tests. Everything they create is theirs alone: bridges named
@@ -111,9 +113,25 @@ func (e *env) checkNoNetLeaks(n testNet) {
 		data, _ := os.ReadFile(m[0])
 		e.t.Errorf("leaked leases %v: %s", m, data)
 	}
-	if out, _ := exec.Command("nft", "list", "ruleset").CombinedOutput(); strings.Contains(string(out), n.bridge) {
-		e.t.Errorf("leaked nft rules for %s:\n%s", n.bridge, out)
+	if r := natChain(e.t, n.bridge); r != nil {
+		e.t.Errorf("leaked nft chain for %s: %+v", n.bridge, r)
 	}
+}
+
+// natChain reads lxctl's nftables table through netlink (no nft binary)
+// and returns the chain of bridge br, nil when there is none.
+func natChain(t *testing.T, br string) *network.NATRule {
+	t.Helper()
+	rules, err := network.ListNAT()
+	if err != nil {
+		t.Fatalf("read nftables: %v", err)
+	}
+	for _, r := range rules {
+		if r.Chain == network.NATChain(br) {
+			return &r
+		}
+	}
+	return nil
 }
 
 func linkExists(name string) bool {
@@ -447,13 +465,13 @@ func TestNetworkNAT(t *testing.T) {
 	t.Cleanup(func() { _ = os.WriteFile("/proc/sys/net/ipv4/ip_forward", fwd, 0o644) })
 	e := newEnv(t)
 	n := e.network("<forward mode='nat'/>", 10, 200)
-	out, err := exec.Command("nft", "list", "chain", "ip", "lxctl", "nat_"+n.bridge).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), fmt.Sprintf("ip saddr 10.213.%d.0/24", n.octet)) || !strings.Contains(string(out), "masquerade") {
-		t.Errorf("nat network should have its masquerade chain: %v\n%s", err, out)
+	r := natChain(t, n.bridge)
+	if r == nil || r.Subnet.String() != fmt.Sprintf("10.213.%d.0/24", n.octet) || !r.Masquerade || !strings.HasPrefix(r.Comment, "lxctl network "+n.name+" ") {
+		t.Errorf("nat network should have its masquerade chain: %+v", r)
 	}
 	e.ok("net-destroy", n.name)
-	if out, _ := exec.Command("nft", "list", "ruleset").CombinedOutput(); strings.Contains(string(out), n.bridge) {
-		t.Errorf("net-destroy left nft rules:\n%s", out)
+	if r := natChain(t, n.bridge); r != nil {
+		t.Errorf("net-destroy left the nft chain: %+v", r)
 	}
 }
 

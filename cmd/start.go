@@ -9,6 +9,7 @@ import (
 
 	"github.com/lxctl/lxctl/container"
 	"github.com/lxctl/lxctl/domainxml"
+	"github.com/lxctl/lxctl/network"
 )
 
 type startOptions struct {
@@ -68,6 +69,17 @@ func startLocked(g *globals, name string, opts *startOptions) error {
 // boot starts a domain from a config; the caller holds its lock.
 func (g *globals) boot(def *domainxml.Domain, opts *startOptions) error {
 	l := g.layout()
+	// As libvirt's packaging ships it, network 'default' exists: the
+	// first domain that needs it defines and starts the built-in one.
+	if network.UsesDefault(def) {
+		n, err := network.EnsureDefault(l)
+		if n != nil {
+			fmt.Fprintf(g.io.ErrOut, "lxctl: defined and started the built-in network 'default' (bridge %s, %s, NAT)\n", n.Bridge, n.IP.Prefix)
+		}
+		if err != nil {
+			return err
+		}
+	}
 	args := []string{controllerCmdName, "--pids-limit", strconv.FormatInt(opts.pidsLimit, 10)}
 	if g.root != "" {
 		root, err := filepath.Abs(g.root)

@@ -13,12 +13,14 @@ import (
 	"time"
 
 	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/configs"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
 	"github.com/lxctl/lxctl/cgroup"
 	"github.com/lxctl/lxctl/console"
 	"github.com/lxctl/lxctl/domainxml"
+	"github.com/lxctl/lxctl/network"
 	"github.com/lxctl/lxctl/state"
 )
 
@@ -49,8 +51,8 @@ type controller struct {
 	lc      *libcontainer.Container
 	proc    *libcontainer.Process
 	initEnd chan syscall.WaitStatus
-	// ifaces are the domain's interfaces as planned at setup (network.go).
-	ifaces []*netIface
+	// net is the domain's interfaces as planned at setup (package network).
+	net *network.Plan
 	// shutdownSig is the signal lxctl shutdown sent init, 0 if none.
 	shutdownSig unix.Signal
 	// trim is the pending trimResident of the last (re)start.
@@ -164,8 +166,9 @@ func (c *controller) setup() error {
 	if c.control, err = listenControl(c.st.ControlSocket, c.reqs); err != nil {
 		return err
 	}
-	// networking (issue 5): resolve networks, names and leases once.
-	if err := c.planNetwork(); err != nil {
+	// Networks, guest names and leases are resolved once; every start of
+	// init makes its veths from this plan.
+	if c.net, err = network.PlanDomain(c.l, c.dom); err != nil {
 		return err
 	}
 	return c.startInit()
@@ -205,16 +208,34 @@ func (c *controller) startInit() (retErr error) {
 	if err != nil {
 		return err
 	}
-	// networking (issue 5): the veth pairs of this start; libcontainer
-	// moves their container ends in as cfg.NetDevices.
-	if cfg.NetDevices, err = c.createVeths(); err != nil {
+	// The veth pairs of this start; libcontainer moves their container
+	// ends in as cfg.NetDevices.
+	devs, err := c.net.CreateVeths()
+	if err != nil {
 		return err
 	}
 	defer func() {
 		if retErr != nil {
-			_ = removeVeths(c.st.Veths, c.st.UUID)
+			_ = c.net.RemoveVeths()
 		}
 	}()
+	if len(devs) > 0 {
+		cfg.NetDevices = map[string]*configs.LinuxNetDevice{}
+		for peer, guest := range devs {
+			cfg.NetDevices[peer] = &configs.LinuxNetDevice{Name: guest}
+		}
+		// The live XML shows the host ends' names (<target dev='vnet0'/>),
+		// and the status record too, for people; cleanup finds the veths
+		// by their mark, not by these names.
+		c.st.Veths = c.net.HostNames()
+		out, err := c.dom.Marshal()
+		if err != nil {
+			return err
+		}
+		if err := state.WriteRuntimeFile(filepath.Join(c.runDir, LiveXMLFile), out, 0o600); err != nil {
+			return err
+		}
+	}
 	checkRoot := c.rootfs
 	if c.st.HostRootMount != "" {
 		checkRoot = "/"
@@ -267,7 +288,7 @@ func (c *controller) startInit() (retErr error) {
 	}
 	if pid, err := p.Pid(); err != nil {
 		return err
-	} else if err := c.configureNetNS(pid); err != nil {
+	} else if err := c.net.ConfigureNetNS(pid); err != nil {
 		return err
 	} else if err := linkTTY1(pid, c.dom); err != nil {
 		return err
@@ -557,8 +578,8 @@ func (c *controller) teardown(reason string, code int, sig string) error {
 	if c.lc != nil {
 		_ = c.lc.Destroy()
 	}
-	// networking (issue 5): veths and leases.
-	errs = append(errs, cleanupNetwork(c.l, c.st))
+	// Veths (by their mark) and leases.
+	errs = append(errs, network.Cleanup(c.l, c.name))
 	if c.cons != nil {
 		errs = append(errs, c.cons.Close(reason))
 	}

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lxctl/lxctl/domainxml"
+	"github.com/lxctl/lxctl/network"
 )
 
 // DefaultPartition is libvirt's default resource partition.
@@ -146,8 +147,8 @@ func CheckRunnable(d *domainxml.Domain, rootfs string) error {
 	if un := d.Unsupported(); len(un) > 0 {
 		return fmt.Errorf("lxctl cannot run this domain yet: %s", strings.Join(un, "; "))
 	}
-	// networking (issue 5): interfaces are resolved in network.go
-	if err := checkNetworkSupported(d); err != nil {
+	// Interfaces are resolved by package network at the controller's setup.
+	if err := network.CheckSupported(d); err != nil {
 		return err
 	}
 	for _, fs := range d.Devices.Filesystems {

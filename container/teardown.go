@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lxctl/lxctl/cgroup"
+	"github.com/lxctl/lxctl/network"
 	"github.com/lxctl/lxctl/state"
 )
 
@@ -60,7 +61,7 @@ func Sweep(l state.Layout, st *state.Status, reason string) error {
 		errs = append(errs, killProcess(st.ControllerPID, st.ControllerStart))
 	}
 	errs = append(errs, killCgroups(st))
-	errs = append(errs, cleanupNetwork(l, st)) // networking (issue 5)
+	errs = append(errs, network.Cleanup(l, st.Name))
 	errs = append(errs, finish(l, st.Name, reason, 0, ""))
 	return errors.Join(errs...)
 }
