@@ -220,8 +220,11 @@ func eq[T any](t *testing.T, what string, got, want T) {
 	}
 }
 
+// TestCorpus runs libvirt's own LXC documents (LXCTL_LIBVIRT_CORPUS): lxctl
+// must accept what libvirt defines, and write back what libvirt writes.
 func TestCorpus(t *testing.T) {
-	files := corpusFiles(t)
+	dir := libvirtCorpus(t)
+	files := corpusFiles(t, dir)
 	if len(files) != len(corpus) {
 		t.Errorf("corpus has %d files, the table %d: every file needs a row", len(files), len(corpus))
 	}
@@ -231,7 +234,7 @@ func TestCorpus(t *testing.T) {
 			if !ok {
 				t.Fatalf("no row in the corpus table")
 			}
-			in := readFile(t, corpusDir+"/"+f)
+			in := readFile(t, dir+"/"+f)
 			d, warns := mustParse(t, in)
 			if len(warns) != c.warnings {
 				t.Errorf("got %d warnings, want %d: %v", len(warns), c.warnings, warns)
@@ -256,10 +259,11 @@ func TestCorpus(t *testing.T) {
 }
 
 // TestCorpusRAMNormalisation is libvirt's one lxcxml2xml case whose output
-// differs from its input.
+// differs from its input (TestFeatures does the same for lxctl's units.xml).
 func TestCorpusRAMNormalisation(t *testing.T) {
-	in := readFile(t, corpusDir+"/lxcxml2xmldata/lxc-filesystem-ram.xml")
-	want := readFile(t, corpusDir+"/lxcxml2xmloutdata/lxc-filesystem-ram.xml")
+	dir := libvirtCorpus(t)
+	in := readFile(t, dir+"/lxcxml2xmldata/lxc-filesystem-ram.xml")
+	want := readFile(t, dir+"/lxcxml2xmloutdata/lxc-filesystem-ram.xml")
 	d, _ := mustParse(t, in)
 	d.SetDefaults("x86_64", "/usr/libexec/libvirt_lxc")
 	if got := mustMarshal(t, d); !bytes.Equal(got, want) {
@@ -268,9 +272,10 @@ func TestCorpusRAMNormalisation(t *testing.T) {
 }
 
 // TestCorpusSchemaDefaults checks that define of a hand-written document
-// stores what libvirt's dumpxml shows for it.
+// stores what libvirt's dumpxml shows for it (TestFeatures does the same for
+// lxctl's minimal.xml).
 func TestCorpusSchemaDefaults(t *testing.T) {
-	in := readFile(t, corpusDir+"/domainschemadata/domain-caps-features.xml")
+	in := readFile(t, libvirtCorpus(t)+"/domainschemadata/domain-caps-features.xml")
 	d, _ := mustParse(t, in)
 	d.SetDefaults("x86_64", "/usr/libexec/libvirt_lxc")
 	want := `<domain type='lxc'>
@@ -316,16 +321,15 @@ func TestCorpusSchemaDefaults(t *testing.T) {
 	}
 }
 
-// TestRoundTripProperty: over the corpus and the goldens, writing is
-// idempotent (write twice, same bytes) and parse(write(d)) writes back d,
-// with and without defaults.
+// TestRoundTripProperty: over lxctl's own documents (and libvirt's corpus
+// when LXCTL_LIBVIRT_CORPUS names it), writing is idempotent (write twice,
+// same bytes) and parse(write(d)) writes back d, with and without defaults.
 func TestRoundTripProperty(t *testing.T) {
-	docs := map[string][]byte{}
-	for _, f := range corpusFiles(t) {
-		docs[f] = readFile(t, corpusDir+"/"+f)
-	}
-	for _, f := range []string{"vm1.xml", "vm2.xml", "vm1.golden.xml", "vm2.golden.xml"} {
-		docs[f] = readFile(t, "../testdata/domains/"+f)
+	docs := ownDocs(t)
+	if dir := optionalCorpus(t); dir != "" {
+		for _, f := range corpusFiles(t, dir) {
+			docs["libvirt/"+f] = readFile(t, dir+"/"+f)
+		}
 	}
 	for name, in := range docs {
 		t.Run(name, func(t *testing.T) {

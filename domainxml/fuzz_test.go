@@ -3,19 +3,25 @@ package domainxml
 import (
 	"bytes"
 	"errors"
+	"maps"
+	"slices"
 	"testing"
 )
 
 // FuzzParse: Parse never panics and fails only with ErrInvalid; whatever it
 // accepts, Marshal writes, Parse reads back, and Marshal then writes the
-// same bytes again (with and without SetDefaults). The seeds (the corpus,
-// the goldens and the bad inputs) run in every go test.
+// same bytes again (with and without SetDefaults). The seeds (lxctl's own
+// documents, the bad inputs, and libvirt's corpus when LXCTL_LIBVIRT_CORPUS
+// names it) run in every go test.
 func FuzzParse(f *testing.F) {
-	for _, p := range corpusFiles(f) {
-		f.Add(readFile(f, corpusDir+"/"+p))
+	docs := ownDocs(f)
+	for _, name := range slices.Sorted(maps.Keys(docs)) {
+		f.Add(docs[name])
 	}
-	for _, p := range []string{"vm1.xml", "vm2.xml", "vm1.golden.xml", "vm2.golden.xml"} {
-		f.Add(readFile(f, "../testdata/domains/"+p))
+	if dir := optionalCorpus(f); dir != "" {
+		for _, p := range corpusFiles(f, dir) {
+			f.Add(readFile(f, dir+"/"+p))
+		}
 	}
 	for _, c := range badCases {
 		f.Add([]byte(c.doc))
