@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/lxctl/lxctl/container"
+	"github.com/lxctl/lxctl/network"
 )
 
 // Shell completion of NAME arguments. Every command whose first argument is
@@ -122,7 +122,7 @@ func networkCandidates(g *globals) []named {
 	var out []named
 	for _, n := range names {
 		st := "inactive"
-		if container.NetworkActive(l, n) {
+		if network.Active(l, n) {
 			st = "active"
 		}
 		out = append(out, named{n, st})
