@@ -58,6 +58,9 @@ func main() {
 	}
 }
 
+// kept holds what alloc allocated, so the memory stays in use.
+var kept [][]byte
+
 // reap collects orphans, as an init must, so the tests see no zombies.
 func reap() {
 	sigs := make(chan os.Signal, 16)
@@ -115,6 +118,53 @@ func step(args []string) ([]string, error) {
 		for {
 			time.Sleep(time.Hour)
 		}
+	case "burn":
+		// Spin until this process has used the given seconds of CPU
+		// (not of wall time: on a busy host that would be less), so CPU
+		// statistics move by at least that much.
+		n, rest, err := num(args)
+		if err != nil {
+			return nil, err
+		}
+		x := 0
+		for used := time.Duration(0); used < time.Duration(n)*time.Second; {
+			for i := 0; i < 1e6; i++ {
+				x += i
+			}
+			var ru syscall.Rusage
+			if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+				return nil, err
+			}
+			used = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		}
+		fmt.Printf("burned %d\n", n)
+		return rest, nil
+	case "wait":
+		// Wait until a file exists: the test's way of saying "go on" after
+		// it has looked at the container.
+		if len(args) < 2 {
+			return nil, fmt.Errorf("wait needs a path")
+		}
+		for {
+			if _, err := os.Stat(args[1]); err == nil {
+				return args[2:], nil
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	case "alloc":
+		// Allocate and touch MiB of memory and keep it, so memory
+		// statistics move (or the memory limit is hit).
+		n, rest, err := num(args)
+		if err != nil {
+			return nil, err
+		}
+		b := make([]byte, n<<20)
+		for i := 0; i < len(b); i += 4096 {
+			b[i] = 1
+		}
+		kept = append(kept, b)
+		fmt.Printf("allocated %d\n", n)
+		return rest, nil
 	case "exit":
 		n, _, err := num(args)
 		if err != nil {
