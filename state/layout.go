@@ -1,6 +1,8 @@
 package state
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -32,10 +34,16 @@ type Layout struct {
 	Domains string // persistent definitions, <name>.xml
 	Run     string // runtime dirs <name>/, plus .locks/ and .exit/
 	Log     string // <name>.log and <name>.console.log
+	// Root is the canonical --root (symlinks resolved), "" for the FHS
+	// layout. It is this instance's identity: it names its cgroups
+	// (CgroupLeaf) and is on its controllers' command lines.
+	Root string
 }
 
 // NewLayout returns the default FHS layout when root is "", or
-// root/domains, root/run and root/log otherwise, with root made absolute.
+// root/domains, root/run and root/log otherwise, with root made absolute
+// and, when it exists, its symlinks resolved: the same directory reached
+// two ways is one identity.
 func NewLayout(root string) Layout {
 	if root == "" {
 		return Layout{Domains: DefaultDomainsDir, Run: DefaultRunDir, Log: DefaultLogDir}
@@ -45,11 +53,39 @@ func NewLayout(root string) Layout {
 	} else {
 		root = filepath.Clean(root)
 	}
+	if real, err := filepath.EvalSymlinks(root); err == nil {
+		root = real
+	}
 	return Layout{
 		Domains: filepath.Join(root, "domains"),
 		Run:     filepath.Join(root, "run"),
 		Log:     filepath.Join(root, "log"),
+		Root:    root,
 	}
+}
+
+// Key is 8 hex digits of a SHA-256 of the root's identity (its canonical
+// path; DefaultRunDir for the FHS layout), so two roots never share a
+// cgroup name.
+func (l Layout) Key() string {
+	id := l.Root
+	if id == "" {
+		id = DefaultRunDir
+	}
+	sum := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(sum[:4])
+}
+
+// cgroupSuffix marks lxctl's cgroups (libvirt's are "<name>.libvirt-lxc").
+const cgroupSuffix = ".lxctl-"
+
+// CgroupLeaf is the last component of a domain's cgroup path in every
+// hierarchy: "<name>.lxctl-<Key>". It is derived, never read from a record.
+func (l Layout) CgroupLeaf(name string) (string, error) {
+	if err := ValidateName(name); err != nil {
+		return "", err
+	}
+	return name + cgroupSuffix + l.Key(), nil
 }
 
 // DefinitionPath is Domains/<name>.xml.

@@ -2,6 +2,7 @@ package state
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -114,7 +115,7 @@ func TestPathsValidateFirst(t *testing.T) {
 
 func TestNewLayout(t *testing.T) {
 	d := NewLayout("")
-	if d != (Layout{"/var/lib/lxctl/domains", "/run/lxctl", "/var/log/lxctl"}) {
+	if d != (Layout{"/var/lib/lxctl/domains", "/run/lxctl", "/var/log/lxctl", ""}) {
 		t.Errorf("default layout = %+v", d)
 	}
 	t.Chdir(t.TempDir())
@@ -124,9 +125,45 @@ func TestNewLayout(t *testing.T) {
 		Domains: filepath.Join(wd, "root", "domains"),
 		Run:     filepath.Join(wd, "root", "run"),
 		Log:     filepath.Join(wd, "root", "log"),
+		Root:    filepath.Join(wd, "root"),
 	}
 	if r != want {
 		t.Errorf("NewLayout(rel) = %+v, want %+v", r, want)
+	}
+}
+
+// Two roots never share a cgroup name; one root reached through a symlink
+// is the same root.
+func TestCgroupLeaf(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	for _, d := range []string{a, b} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(a, filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	leaf := func(root string) string {
+		s, err := NewLayout(root).CgroupLeaf("vm1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	la, lb, ll, ld := leaf(a), leaf(b), leaf(filepath.Join(dir, "link")), leaf("")
+	if la == lb || la == ld || lb == ld {
+		t.Errorf("roots share a cgroup name: a %s, b %s, default %s", la, lb, ld)
+	}
+	if la != ll {
+		t.Errorf("root through a symlink: %s, want %s", ll, la)
+	}
+	if !strings.HasPrefix(la, "vm1.lxctl-") || len(la) != len("vm1.lxctl-")+8 {
+		t.Errorf("leaf %q, want vm1.lxctl-<8 hex>", la)
+	}
+	if _, err := NewLayout(a).CgroupLeaf("../x"); err == nil {
+		t.Error("CgroupLeaf accepted ../x")
 	}
 }
 
