@@ -14,11 +14,12 @@ import (
 
 	"github.com/lxctl/lxctl/container"
 	"github.com/lxctl/lxctl/container/standby"
+	"github.com/lxctl/lxctl/state"
 )
 
 // controllerCmdName is the hidden command lxctl start re-executes; it is
 // not meant to be typed.
-const controllerCmdName = "__controller"
+const controllerCmdName = state.ControllerCommand
 
 func newControllerCmd(g *globals) *cobra.Command {
 	var opts container.Options
@@ -74,7 +75,7 @@ func runStandby() error {
 	if err != nil {
 		return err
 	}
-	logFd, err := unix.Open(req.Log, unix.O_WRONLY|unix.O_APPEND|unix.O_CLOEXEC, 0)
+	logFd, err := unix.Open(req.Log, unix.O_WRONLY|unix.O_APPEND|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return fmt.Errorf("domain log: %w", err)
 	}
@@ -84,6 +85,18 @@ func runStandby() error {
 		}
 	}
 	unix.Close(logFd)
+	// From here on this is the domain's controller, and its command line
+	// must say so: it is how lxctl tells its controllers from any other
+	// process (state.Layout.IsController). Should the kernel refuse, exec
+	// a controller with that command line instead.
+	argv := append([]string{"lxctl"}, req.Args...)
+	if err := standby.SetCmdline(argv); err != nil {
+		exe, xerr := os.Executable()
+		if xerr != nil {
+			return fmt.Errorf("%w; and find lxctl's own binary: %w", err, xerr)
+		}
+		return fmt.Errorf("%w; exec instead: %w", err, unix.Exec(exe, argv, os.Environ()))
+	}
 	g := &globals{io: systemIO()}
 	root := newRootCmd(g)
 	root.SetArgs(req.Args)
