@@ -87,7 +87,14 @@ binary with no daemon: each running container has one small controller process.`
 		SilenceErrors:     true,
 		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: false},
 		PersistentPreRunE: func(c *cobra.Command, _ []string) error {
-			return checkConnect(g.connect)
+			if err := checkConnect(g.connect); err != nil {
+				return err
+			}
+			if !usesState(c) {
+				return nil
+			}
+			// Records under a root others can write are not lxctl's.
+			return g.layout().CheckTrusted()
 		},
 	}
 	root.SetOut(g.io.Out)
@@ -118,6 +125,18 @@ binary with no daemon: each running container has one small controller process.`
 	root.AddCommand(statsCommands(g)...)
 	addCompletions(g, root)
 	return root
+}
+
+// usesState says whether c reads or writes under the root; version, help
+// and completion do not, and work anywhere.
+func usesState(c *cobra.Command) bool {
+	for ; c != nil; c = c.Parent() {
+		switch c.Name() {
+		case "version", "help", "completion", cobra.ShellCompRequestCmd, cobra.ShellCompNoDescRequestCmd:
+			return false
+		}
+	}
+	return true
 }
 
 // checkConnect accepts the URIs virsh users type for the local LXC driver.
