@@ -56,7 +56,9 @@ func openCapLog(path string, limit int64) (*capLog, error) {
 		limit = DefaultLogLimit
 	}
 	l := &capLog{path: path, limit: limit, ring: make([]byte, min(limit, maxLogRing))}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND|unix.O_CLOEXEC, 0o600)
+	// O_NOFOLLOW: a symlink planted at the log's path must not make the
+	// controller (root) append container output to any file it points to.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open console log: %w", err)
 	}
@@ -189,7 +191,7 @@ func (l *capLog) rotate() error {
 		l.keep(err)
 		return err
 	}
-	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND|unix.O_CLOEXEC, 0o600)
+	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o600)
 	if err != nil {
 		l.keep(err)
 		return err
@@ -231,14 +233,14 @@ func (l *capLog) Close() error {
 func ReadLog(logPath string, w io.Writer) error {
 	// The current file first: if it is rotated before .1 is opened, both
 	// opens name the same file, which is then read once.
-	cur, err := os.Open(logPath)
+	cur, err := os.OpenFile(logPath, os.O_RDONLY|unix.O_NOFOLLOW, 0)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("read console log: %w", err)
 	}
 	if cur != nil {
 		defer cur.Close()
 	}
-	old, err := os.Open(logPath + ".1")
+	old, err := os.OpenFile(logPath+".1", os.O_RDONLY|unix.O_NOFOLLOW, 0)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("read console log: %w", err)
 	}

@@ -64,7 +64,9 @@ func Start(l state.Layout, d *domainxml.Domain, controllerArgs []string) (initPI
 	if err != nil {
 		return 0, err
 	}
-	logFile, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	// O_NOFOLLOW: the controller's output must never land in a file a
+	// symlink at the log's path points to.
+	logFile, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND|unix.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return 0, fmt.Errorf("domain log: %w", err)
 	}
@@ -85,9 +87,11 @@ func Start(l state.Layout, d *domainxml.Domain, controllerArgs []string) (initPI
 		}
 		ctl.wait()
 		if err != nil {
+			t := Target{Name: d.Name, Partitions: []string{live.Resource.Partition}}
 			if st, serr := l.ReadStatus(d.Name); serr == nil {
-				_ = Sweep(l, st, "failed")
+				t.Record = st
 			}
+			_ = Sweep(l, t, "failed")
 			return 0, fmt.Errorf("%w%s", err, logTail(logPath, logStart))
 		}
 		return 0, errors.New(msg.Error)
@@ -176,7 +180,7 @@ func readSync(r *os.File, timeout time.Duration) (*syncMessage, error) {
 // logTail returns what the controller wrote to the domain log during this
 // start, to show with an error.
 func logTail(path string, from int64) string {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return ""
 	}

@@ -73,7 +73,7 @@ func (l Layout) LoadNetwork(name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(p)
+	data, err := readFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, netNotDefined(name, err)
 	}
@@ -183,7 +183,7 @@ func (l Layout) ReadNetworkState(name string) (*NetworkState, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(p)
+	data, err := readFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, newError(ErrNotFound, err, fmt.Sprintf("network '%s' is not active (start it with lxctl net-start %s)", name, name))
 	}
@@ -261,7 +261,7 @@ func (l Layout) withLeases(network string, fn func(leases []Lease) ([]Lease, err
 	}
 	defer lk.Unlock()
 	var leases []Lease
-	data, err := os.ReadFile(p)
+	data, err := readFile(p)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}

@@ -61,9 +61,14 @@ var readBufs = sync.Pool{New: func() any { b := make([]byte, 0, readBufSize); re
 
 func openRetry(path string) (int, error) {
 	for {
-		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
 		if err != unix.EINTR {
 			return fd, err
 		}
 	}
 }
+
+// ReadFile reads a small file lxctl owns (a record, a live config) or a
+// /proc file, without following a symlink in its last component, at most
+// 16 MiB. Errors are *fs.PathError.
+func ReadFile(path string) ([]byte, error) { return readFile(path) }
