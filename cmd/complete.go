@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lxctl/lxctl/domain"
 	"github.com/lxctl/lxctl/network"
 )
 
@@ -105,7 +106,8 @@ func domainCandidates(g *globals) []named {
 		}
 	}
 	sort.Strings(names)
-	doms := inspectAll(names, func(name string) (*domain, error) { return g.inspectShallow(name, false) })
+	h := g.host()
+	doms, _ := inspectAll(names, func(name string) (*domain.Domain, error) { return h.Inspect(name, domain.Opts{}) })
 	var out []named
 	for i, d := range doms {
 		if d != nil {

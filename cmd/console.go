@@ -53,10 +53,14 @@ func runConsole(g *globals, arg string, opts *consoleOptions) error {
 	if err != nil {
 		return err
 	}
-	if !d.active() {
+	if !d.Active() {
 		return fmt.Errorf("domain '%s' is not running (start it with lxctl start %s)", d.Name, d.Name)
 	}
-	return g.attach(d.Name, d.Status.ConsoleSocket, esc, opts)
+	sock, err := g.host().ConsoleSocket(d)
+	if err != nil {
+		return err
+	}
+	return g.attach(d.Name, sock, esc, opts)
 }
 
 // attach connects to a console socket and relays until detach, the end of

@@ -47,8 +47,8 @@ func runCreate(g *globals, file string, validate bool, opts *startOptions) error
 	defer lk.Unlock()
 	existingUUID := ""
 	if cur, err := g.inspectLocked(d.Name); err == nil {
-		if cur.active() {
-			return fmt.Errorf("domain '%s' is already running (id %d)", d.Name, cur.id())
+		if cur.Active() {
+			return fmt.Errorf("domain '%s' is already running (id %d)", d.Name, cur.ID())
 		}
 		if cur.Def != nil {
 			existingUUID = cur.Def.UUID

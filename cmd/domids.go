@@ -18,7 +18,7 @@ func newDomUUIDCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.io.Out, "%s\n\n", d.config().UUID)
+			fmt.Fprintf(g.io.Out, "%s\n\n", d.UUID())
 			return nil
 		},
 	}
@@ -50,11 +50,11 @@ func newDomIDCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if !d.active() {
+			if !d.Active() {
 				fmt.Fprintf(g.io.Out, "-\n\n")
 				return nil
 			}
-			fmt.Fprintf(g.io.Out, "%d\n\n", d.id())
+			fmt.Fprintf(g.io.Out, "%d\n\n", d.ID())
 			return nil
 		},
 	}

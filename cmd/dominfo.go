@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lxctl/lxctl/cgroup"
+	"github.com/lxctl/lxctl/domain"
 )
 
 // domInfo is dominfo's JSON form: units in the key names, id null when off.
@@ -38,7 +39,7 @@ func newDomInfoCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			info := gatherInfo(d)
+			info := gatherInfo(g, d)
 			if asJSON {
 				enc := json.NewEncoder(g.io.Out)
 				enc.SetIndent("", "  ")
@@ -52,21 +53,26 @@ func newDomInfoCmd(g *globals) *cobra.Command {
 	return c
 }
 
-func gatherInfo(d *domain) *domInfo {
-	x := d.config()
+func gatherInfo(g *globals, d *domain.Domain) *domInfo {
+	x := d.Config()
 	info := &domInfo{
 		Name: d.Name, UUID: x.UUID, OSType: x.OS.Type, State: d.State, Reason: d.Reason,
 		CPUs: x.VCPU.Count, MaxMemoryKiB: x.Memory, UsedMemoryKiB: x.CurrentMemory,
 		Persistent: d.Def != nil,
 	}
-	if d.active() {
-		id, initPID := d.id(), d.Status.InitPID
-		info.ID, info.InitPID = &id, &initPID
-		if b, err := cgroup.MemoryUsage(d.Status.CgroupPaths); err == nil {
-			info.UsedMemoryKiB = (b + 1023) / 1024
+	if d.Active() {
+		id := d.ID()
+		info.ID = &id
+		if initPID := d.InitPID(); initPID > 0 {
+			info.InitPID = &initPID
 		}
-		if t, err := cgroup.CPUTime(d.Status.CgroupPaths); err == nil {
-			info.CPUTimeNS = t.Nanoseconds()
+		if dirs, err := g.host().CgroupDirs(d); err == nil {
+			if b, err := cgroup.MemoryUsage(dirs); err == nil {
+				info.UsedMemoryKiB = (b + 1023) / 1024
+			}
+			if t, err := cgroup.CPUTime(dirs); err == nil {
+				info.CPUTimeNS = t.Nanoseconds()
+			}
 		}
 	}
 	return info

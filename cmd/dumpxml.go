@@ -1,6 +1,8 @@
 package cmd
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 )
 
@@ -15,9 +17,16 @@ func newDumpXMLCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			x := d.config()
-			if inactive && d.Def != nil {
+			x := d.Config()
+			switch {
+			case inactive && d.Def != nil:
 				x = d.Def
+			case d.Active() && d.Live == nil && d.LiveErr != nil:
+				// Printing the definition instead would pass off the
+				// next start's config as the running one.
+				return d.LiveErr
+			case d.Live == nil && d.Def == nil:
+				return fmt.Errorf("domain '%s' runs but neither its live config nor a definition is readable", d.Name)
 			}
 			out, err := x.Marshal()
 			if err != nil {

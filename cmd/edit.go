@@ -52,7 +52,7 @@ func runEdit(g *globals, arg string) error {
 	}
 	x := d.Def
 	if x == nil {
-		x = d.config() // a transient domain: editing makes it persistent, as virsh
+		x = d.Config() // a transient domain: editing makes it persistent, as virsh
 	}
 	orig, err := x.Marshal()
 	if err != nil {

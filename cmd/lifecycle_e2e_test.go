@@ -130,8 +130,9 @@ func TestPrivateRootContainer(t *testing.T) {
 	}
 	// Cgroups: the memory limit of the domain, init inside, the device list.
 	mem := st.CgroupPaths["memory"]
-	if !strings.HasSuffix(mem, "/machine/"+name+".lxctl") {
-		t.Fatalf("memory cgroup %q, want .../machine/%s.lxctl", mem, name)
+	leaf, _ := e.layout().CgroupLeaf(name)
+	if !strings.HasSuffix(mem, "/machine/"+leaf) || !strings.HasPrefix(leaf, name+".lxctl-") {
+		t.Fatalf("memory cgroup %q, want .../machine/%s.lxctl-<key of the root>", mem, name)
 	}
 	if lim, _ := os.ReadFile(filepath.Join(mem, "memory.limit_in_bytes")); strings.TrimSpace(string(lim)) != strconv.Itoa(256<<20) {
 		t.Errorf("memory.limit_in_bytes = %s, want %d", lim, 256<<20)
@@ -728,8 +729,14 @@ func TestStandbyController(t *testing.T) {
 
 	e.ok("start", name)
 	ctl, _ := strconv.Atoi(strings.TrimSpace(e.ok("domid", name)))
-	if c := cmdline(ctl); !strings.HasPrefix(c, "lxctl __controller --standby -- --root "+e.root+" start "+name) {
-		t.Errorf("controller %d runs %q, want the standby controller of this start", ctl, c)
+	// The standby controller, once it has the domain, shows the
+	// controller's command line (its identity), set by moving its
+	// argument area off the one exec gave it (arg_end != env_start).
+	if c := cmdline(ctl); c != "lxctl __controller --pids-limit 16384 --root "+e.root+" -- "+name+" " {
+		t.Errorf("controller %d runs %q, want the controller's command line", ctl, c)
+	}
+	if argEnd, envStart := procStatField(t, ctl, 49), procStatField(t, ctl, 50); argEnd == envStart {
+		t.Errorf("controller %d has the argument area exec gave it: not the standby controller", ctl)
 	}
 	if nsOf(t, ctl, "mnt") == nsOf(t, os.Getpid(), "mnt") {
 		t.Errorf("the standby controller shares the host's mount namespace")
@@ -745,8 +752,8 @@ func TestStandbyController(t *testing.T) {
 	if msg := e.fails("start", name); !strings.Contains(msg, "already running") {
 		t.Errorf("start of a running domain: %q", msg)
 	}
-	if s := standbys(); len(s) != 1 {
-		t.Errorf("after a refused start, want only the domain's controller, found %q", s)
+	if s := standbys(); len(s) != 0 {
+		t.Errorf("after a refused start, want no standby controller waiting, found %q", s)
 	}
 	if z := zombies(); len(z) > 0 {
 		t.Errorf("the refused start left its standby controller unreaped: %v", z)
@@ -764,8 +771,11 @@ func TestStandbyController(t *testing.T) {
 		t.Fatalf("start with LXCTL_NO_STANDBY: %v\n%s", err, out)
 	}
 	ctl, _ = strconv.Atoi(strings.TrimSpace(e.ok("domid", name)))
-	if c := cmdline(ctl); !strings.HasPrefix(c, "lxctl __controller ") || strings.Contains(c, "--standby") || !strings.HasSuffix(c, " "+name+" ") {
+	if c := cmdline(ctl); c != "lxctl __controller --pids-limit 16384 --root "+e.root+" -- "+name+" " {
 		t.Errorf("controller %d runs %q, want an exec'd controller", ctl, c)
+	}
+	if argEnd, envStart := procStatField(t, ctl, 49), procStatField(t, ctl, 50); argEnd != envStart {
+		t.Errorf("controller %d had its argument area moved: not an exec'd controller", ctl)
 	}
 	if got := e.ok("domstate", name); got != "running\n\n" {
 		t.Errorf("domstate %q", got)

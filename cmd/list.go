@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"runtime"
 	"sort"
@@ -11,6 +12,8 @@ import (
 	"sync/atomic"
 
 	"github.com/spf13/cobra"
+
+	"github.com/lxctl/lxctl/domain"
 )
 
 type listOptions struct {
@@ -75,24 +78,55 @@ func runList(g *globals, opts *listOptions) error {
 			names = append(names, n)
 		}
 	}
+	// The host is the truth: one scan of /proc finds the controllers of
+	// this root, including those of domains whose records are gone.
+	h := g.host()
+	ctls, err := l.FindControllers()
+	if err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, n := range names {
+		seen[n] = true
+	}
+	for n := range ctls {
+		if !seen[n] {
+			names = append(names, n)
+		}
+	}
 	needUUID := opts.uuid || opts.json
-	doms := inspectAll(names, func(name string) (*domain, error) { return g.inspectShallow(name, needUUID) })
+	o := domain.Opts{ParseDef: needUUID, Controllers: ctls}
+	doms, errs := inspectAll(names, func(name string) (*domain.Domain, error) { return h.Inspect(name, o) })
 	var entries []listEntry
+	failures := 0
 	for i, name := range names {
 		d := doms[i]
 		if d == nil {
+			if errs[i] != nil && !isNoDomain(errs[i]) {
+				// Listed with what is known, so that --all still shows
+				// every domain; the error goes to stderr and, as dominfo
+				// fails on it, list exits 1 once it has printed.
+				fmt.Fprintf(g.io.ErrOut, "error: %v\n", errs[i])
+				failures++
+				if isDefined[name] {
+					entries = append(entries, listEntry{Name: name, State: "unknown", Reason: "error", Persistent: true})
+				}
+			}
 			continue // vanished or undefined between the listing and now
 		}
+		g.warn(d.Warnings)
 		e := listEntry{Name: name, State: d.State, Reason: d.Reason, Persistent: isDefined[name]}
-		if d.active() {
-			id := d.id()
+		if d.Active() {
+			id := d.ID()
 			e.ID = &id
+		}
+		if d.Status != nil {
 			e.UUID = d.Status.UUID
 		} else if d.Def != nil {
 			e.UUID = d.Def.UUID
 		}
 		switch {
-		case opts.inactive && d.active(), !opts.inactive && !opts.all && !d.active(),
+		case opts.inactive && d.Active(), !opts.inactive && !opts.all && !d.Active(),
 			opts.persistent && !e.Persistent, opts.transnt && e.Persistent:
 			continue
 		}
@@ -110,6 +144,16 @@ func runList(g *globals, opts *listOptions) error {
 		return strings.ToLower(a.Name) < strings.ToLower(b.Name)
 	})
 
+	if err := printList(g, opts, entries); err != nil {
+		return err
+	}
+	if failures > 0 {
+		return fmt.Errorf("%d domain(s) could not be inspected (see above)", failures)
+	}
+	return nil
+}
+
+func printList(g *globals, opts *listOptions, entries []listEntry) error {
 	out := g.io.Out
 	switch {
 	case opts.json:
@@ -158,20 +202,23 @@ func idString(id *int) string {
 // read, a /proc lookup and maybe a parse, mostly waiting on the kernel, so
 // with 50 running domains a serial list spent a third of its time here.
 // Results keep the order of names; nil where inspect failed.
-func inspectAll(names []string, inspect func(string) (*domain, error)) []*domain {
-	doms := make([]*domain, len(names))
+func inspectAll(names []string, inspect func(string) (*domain.Domain, error)) ([]*domain.Domain, []error) {
+	doms := make([]*domain.Domain, len(names))
+	errs := make([]error, len(names))
 	workers := min(len(names)/8+1, 2*runtime.GOMAXPROCS(0))
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
 			for i := int(next.Add(1)) - 1; i < len(names); i = int(next.Add(1)) - 1 {
-				if d, err := inspect(names[i]); err == nil {
-					doms[i] = d
-				}
+				doms[i], errs[i] = inspect(names[i])
 			}
 		})
 	}
 	wg.Wait()
-	return doms
+	return doms, errs
 }
+
+// isNoDomain says whether err is "no such domain": a domain undefined or
+// stopped between the listing and its inspection.
+func isNoDomain(err error) bool { return errors.Is(err, domain.ErrUnknown) }

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lxctl/lxctl/container"
+	"github.com/lxctl/lxctl/domain"
 )
 
 func newRebootCmd(g *globals) *cobra.Command {
@@ -46,8 +47,8 @@ func newResumeCmd(g *globals) *cobra.Command {
 // control sends one request to a running domain's controller and prints
 // done (a format with the name) when it succeeds.
 func (g *globals) control(arg, op, done string) error {
-	return g.withRunning(arg, func(d *domain) error {
-		if _, err := container.Call(d.Status.ControlSocket, container.Request{Op: op}, controlTimeout); err != nil {
+	return g.withRunning(arg, func(d *domain.Domain) error {
+		if _, err := g.host().Call(d, container.Request{Op: op}); err != nil {
 			return err
 		}
 		fmt.Fprintf(g.io.Out, done, d.Name)

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lxctl/lxctl/container"
+	"github.com/lxctl/lxctl/domain"
 )
 
 type shutdownOptions struct {
@@ -70,8 +71,8 @@ func runShutdown(g *globals, arg string, opts *shutdownOptions) error {
 	if err != nil {
 		return err
 	}
-	return g.withRunning(arg, func(d *domain) error {
-		if _, err := container.Call(d.Status.ControlSocket, container.Request{Op: container.OpShutdown, Signal: int(sig)}, controlTimeout); err != nil {
+	return g.withRunning(arg, func(d *domain.Domain) error {
+		if _, err := g.host().Call(d, container.Request{Op: container.OpShutdown, Signal: int(sig)}); err != nil {
 			return err
 		}
 		fmt.Fprintf(g.io.Out, "Domain '%s' is being shutdown\n", d.Name)
@@ -79,11 +80,11 @@ func runShutdown(g *globals, arg string, opts *shutdownOptions) error {
 			fmt.Fprintln(g.io.Out)
 			return nil
 		}
-		if container.WaitExit(d.Status.ControllerPID, d.Status.ControllerStart, opts.timeout) {
+		if container.WaitExit(d.Controller.PID, d.Controller.Start, opts.timeout) {
 			fmt.Fprintf(g.io.Out, "Domain '%s' is shut off\n\n", d.Name)
 			return nil
 		}
-		if err := g.destroy(d); err != nil {
+		if err := g.destroy(d.Name); err != nil {
 			return err
 		}
 		fmt.Fprintf(g.io.Out, "Domain '%s' destroyed: it did not shut down within %s\n\n", d.Name, opts.timeout)

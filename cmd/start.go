@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"fmt"
-	"path/filepath"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -56,8 +55,8 @@ func startLocked(g *globals, name string, opts *startOptions) error {
 	if err != nil {
 		return err
 	}
-	if d.active() {
-		return fmt.Errorf("domain '%s' is already running (id %d)", name, d.id())
+	if d.Active() {
+		return fmt.Errorf("domain '%s' is already running (id %d)", name, d.ID())
 	}
 	if err := g.boot(d.Def, opts); err != nil {
 		return err
@@ -80,18 +79,12 @@ func (g *globals) boot(def *domainxml.Domain, opts *startOptions) error {
 			return err
 		}
 	}
-	args := []string{controllerCmdName, "--pids-limit", strconv.FormatInt(opts.pidsLimit, 10)}
-	if g.root != "" {
-		root, err := filepath.Abs(g.root)
-		if err != nil {
-			return err
-		}
-		args = append(args, "--root", root)
-	}
+	flags := []string{"--pids-limit", strconv.FormatInt(opts.pidsLimit, 10)}
 	if g.debug {
-		args = append(args, "--debug")
+		flags = append(flags, "--debug")
 	}
-	args = append(args, def.Name)
-	_, err := container.Start(l, def, args)
+	// The controller's command line is its identity (root and name):
+	// state.Layout.IsController checks it before anything signals it.
+	_, err := container.Start(l, def, l.ControllerArgs(def.Name, flags...))
 	return err
 }

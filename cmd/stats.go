@@ -16,6 +16,7 @@ import (
 	"github.com/vishvananda/netns"
 
 	"github.com/lxctl/lxctl/cgroup"
+	"github.com/lxctl/lxctl/domain"
 	"github.com/lxctl/lxctl/domainxml"
 )
 
@@ -80,7 +81,7 @@ func runDomStats(g *globals, o *domStatsOptions, args []string) error {
 	if !(o.state || o.cpu || o.balloon || o.iface || o.block) {
 		o.state, o.cpu, o.balloon, o.iface, o.block = true, true, true, true, true
 	}
-	var doms []*domain
+	var doms []*domain.Domain
 	if len(args) == 0 {
 		for _, n := range domainCandidates(g) {
 			if d, err := g.inspect(n.name); err == nil {
@@ -101,10 +102,10 @@ func runDomStats(g *globals, o *domStatsOptions, args []string) error {
 	}
 	var entries []entry
 	for _, d := range doms {
-		if (o.active && !d.active()) || (o.inactive && d.active()) {
+		if (o.active && !d.Active()) || (o.inactive && d.Active()) {
 			continue
 		}
-		stats := domainStats(d, o)
+		stats := domainStats(g, d, o)
 		if o.asJSON {
 			m := map[string]any{}
 			for _, s := range stats {
@@ -130,15 +131,15 @@ func runDomStats(g *globals, o *domStatsOptions, args []string) error {
 	return nil
 }
 
-func domainStats(d *domain, o *domStatsOptions) []stat {
+func domainStats(g *globals, d *domain.Domain, o *domStatsOptions) []stat {
 	var out []stat
-	x := d.config()
+	x := d.Config()
 	if o.state {
 		out = append(out, stat{"state.state", stateCodes[d.State]}, stat{"state.reason", reasonCodes[d.State][d.Reason]})
 	}
 	paths := map[string]string(nil)
-	if d.active() {
-		paths = d.Status.CgroupPaths
+	if d.Active() {
+		paths = g.cgroupDirs(d)
 	}
 	if o.cpu && paths != nil {
 		if t, err := cgroup.CPUTime(paths); err == nil {
@@ -165,7 +166,7 @@ func domainStats(d *domain, o *domStatsOptions) []stat {
 			out = append(out, stat{"balloon.rss", *rss})
 		}
 	}
-	if o.iface && d.active() {
+	if o.iface && d.Active() {
 		ifs := x.Devices.Interfaces
 		out = append(out, stat{"net.count", len(ifs)})
 		for i, ifc := range ifs {
@@ -216,12 +217,12 @@ func ifaceCounters(host string) (map[string]uint64, error) {
 }
 
 // running looks a domain up and insists that it runs.
-func (g *globals) running(arg string) (*domain, error) {
+func (g *globals) running(arg string) (*domain.Domain, error) {
 	d, err := g.lookup(arg)
 	if err != nil {
 		return nil, err
 	}
-	if !d.active() {
+	if !d.Active() {
 		return nil, fmt.Errorf("domain '%s' is not running (start it with lxctl start %s)", d.Name, d.Name)
 	}
 	return d, nil
@@ -240,11 +241,11 @@ the container's processes), usage (all memory charged to it, page cache included
 			if err != nil {
 				return err
 			}
-			m, err := cgroup.MemoryStat(d.Status.CgroupPaths)
+			m, err := cgroup.MemoryStat(g.cgroupDirs(d))
 			if err != nil {
 				return err
 			}
-			actual := d.config().CurrentMemory
+			actual := d.Config().CurrentMemory
 			if m.Limit/1024 < actual {
 				actual = m.Limit / 1024
 			}
@@ -266,7 +267,7 @@ func newCPUStatsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			paths := d.Status.CgroupPaths
+			paths := g.cgroupDirs(d)
 			secs := func(t time.Duration) string { return fmt.Sprintf("%d.%09d seconds", t/time.Second, t%time.Second) }
 			if !total {
 				per, err := cgroup.PerCPUTime(paths)
@@ -304,7 +305,7 @@ func newDomIfListCmd(g *globals) *cobra.Command {
 				return err
 			}
 			var rows [][]string
-			for _, ifc := range d.config().Devices.Interfaces {
+			for _, ifc := range d.Config().Devices.Interfaces {
 				src := ifc.Source.Network + ifc.Source.Bridge + ifc.Source.Dev
 				rows = append(rows, []string{dash(ifc.Target), ifc.Type, dash(src), "-", ifc.MAC})
 			}
@@ -323,8 +324,8 @@ func dash(s string) string {
 }
 
 // findIface picks the interface a virsh user names: its host device or MAC.
-func findIface(d *domain, which string) (*domainxml.Interface, error) {
-	ifs := d.config().Devices.Interfaces
+func findIface(d *domain.Domain, which string) (*domainxml.Interface, error) {
+	ifs := d.Config().Devices.Interfaces
 	for i := range ifs {
 		if ifs[i].Target == which || strings.EqualFold(ifs[i].MAC, which) {
 			return &ifs[i], nil
@@ -380,7 +381,7 @@ left out unless --full.`,
 			if err != nil {
 				return err
 			}
-			rows, err := netnsAddrs(d.Status.InitPID, iface, full)
+			rows, err := netnsAddrs(d.InitPID(), iface, full)
 			if err != nil {
 				return fmt.Errorf("domain '%s': %w", d.Name, err)
 			}

@@ -37,7 +37,7 @@ func undefineLocked(g *globals, name string) error {
 	}
 	// A running domain is persistent exactly while its definition file
 	// exists, so removing the file is what makes it transient.
-	if !d.active() {
+	if !d.Active() {
 		_ = l.RemoveExit(name)
 	}
 	fmt.Fprintf(g.io.Out, "Domain '%s' has been undefined\n", name)

@@ -43,7 +43,10 @@ type controller struct {
 	opts   Options
 	rootfs string // what libcontainer pivots into
 
-	st      *state.Status
+	st *state.Status
+	// cgPaths are the domain's cgroup dirs, derived from the layout at
+	// setup; what the controller freezes, kills and removes.
+	cgPaths map[string]string
 	cons    *console.Server
 	control *net.UnixListener
 	reqs    chan *controlRequest
@@ -111,7 +114,7 @@ func (c *controller) setup() error {
 	if err := cgroup.CheckRequired(); err != nil {
 		return err
 	}
-	data, err := os.ReadFile(filepath.Join(c.runDir, LiveXMLFile))
+	data, err := state.ReadFile(filepath.Join(c.runDir, LiveXMLFile))
 	if err != nil {
 		return fmt.Errorf("live config: %w", err)
 	}
@@ -125,7 +128,10 @@ func (c *controller) setup() error {
 	if err := CheckRunnable(c.dom, checkRoot); err != nil {
 		return err
 	}
-	cgPath, err := CgroupPath(c.dom)
+	if c.opts.CgroupLeaf, err = c.l.CgroupLeaf(c.name); err != nil {
+		return err
+	}
+	cgPath, err := CgroupPath(c.dom, c.opts.CgroupLeaf)
 	if err != nil {
 		return err
 	}
@@ -133,6 +139,7 @@ func (c *controller) setup() error {
 	if err != nil {
 		return err
 	}
+	c.cgPaths = paths
 	self, err := state.ProcStartTime(os.Getpid())
 	if err != nil {
 		return err
@@ -252,7 +259,7 @@ func (c *controller) startInit() (retErr error) {
 	}
 	defer func() {
 		if retErr != nil {
-			_ = killCgroups(c.st)
+			_ = killCgroups(c.cgPaths)
 			_ = lc.Destroy()
 		}
 	}()
@@ -319,10 +326,6 @@ func (c *controller) startInit() (retErr error) {
 	start, err := state.ProcStartTime(pid)
 	if err != nil {
 		return fmt.Errorf("init pid %d: %w", pid, err)
-	}
-	lcState, err := lc.State()
-	if err == nil && len(lcState.CgroupPaths) > 0 {
-		c.st.CgroupPaths = lcState.CgroupPaths
 	}
 	c.lc, c.proc = lc, p
 	c.st.InitPID, c.st.InitStart = pid, start
@@ -476,7 +479,7 @@ func (c *controller) signalInit(sig unix.Signal) error {
 // stopInit kills every task of the container and waits for init, so the
 // next step starts from a container that is really gone.
 func (c *controller) stopInit() error {
-	err := killCgroups(c.st)
+	err := killCgroups(c.cgPaths)
 	select {
 	case <-c.initEnd:
 	case <-time.After(killTimeout):
@@ -506,7 +509,7 @@ func (c *controller) restart(killFirst bool) error {
 		}
 	} else {
 		c.cons.DetachMaster()
-		_ = killCgroups(c.st)
+		_ = killCgroups(c.cgPaths)
 		if c.lc != nil {
 			_ = c.lc.Destroy()
 			c.lc = nil
@@ -536,7 +539,7 @@ func (c *controller) suspend() error {
 	if c.st.State == "paused" {
 		return nil
 	}
-	if err := cgroup.Freeze(c.st.CgroupPaths); err != nil {
+	if err := cgroup.Freeze(c.cgPaths); err != nil {
 		return err
 	}
 	c.st.State, c.st.Reason = "paused", "user"
@@ -547,7 +550,7 @@ func (c *controller) resume() error {
 	if c.st.State != "paused" {
 		return errors.New("domain is already running")
 	}
-	if err := cgroup.Thaw(c.st.CgroupPaths); err != nil {
+	if err := cgroup.Thaw(c.cgPaths); err != nil {
 		return err
 	}
 	c.st.State, c.st.Reason = "running", "unpaused"
@@ -572,9 +575,7 @@ func (c *controller) teardown(reason string, code int, sig string) error {
 		c.trim.Stop()
 	}
 	var errs []error
-	if c.st != nil {
-		errs = append(errs, killCgroups(c.st))
-	}
+	errs = append(errs, killCgroups(c.cgPaths))
 	if c.lc != nil {
 		_ = c.lc.Destroy()
 	}

@@ -86,17 +86,24 @@ func TestCapabilities(t *testing.T) {
 
 func TestCgroupPath(t *testing.T) {
 	d := &domainxml.Domain{Name: "vm1"}
-	if p, err := CgroupPath(d); err != nil || p != "/machine/vm1.lxctl" {
+	const leaf = "vm1.lxctl-0123abcd"
+	if p, err := CgroupPath(d, leaf); err != nil || p != "/machine/"+leaf {
 		t.Errorf("default: %q %v", p, err)
 	}
 	d.Resource.Partition = "/prod/web"
-	if p, err := CgroupPath(d); err != nil || p != "/prod/web/vm1.lxctl" {
+	if p, err := CgroupPath(d, leaf); err != nil || p != "/prod/web/"+leaf {
 		t.Errorf("partition: %q %v", p, err)
 	}
 	for _, bad := range []string{"machine", "/a/../b", "/a//b"} {
 		d.Resource.Partition = bad
-		if _, err := CgroupPath(d); err == nil {
+		if _, err := CgroupPath(d, leaf); err == nil {
 			t.Errorf("partition %q accepted", bad)
+		}
+	}
+	d.Resource.Partition = ""
+	for _, bad := range []string{"", "vm2.lxctl-0123abcd", "../vm1.lxctl", "x/vm1.lxctl"} {
+		if _, err := CgroupPath(d, bad); err == nil {
+			t.Errorf("leaf %q accepted", bad)
 		}
 	}
 }

@@ -87,11 +87,7 @@ func Start(l state.Layout, d *domainxml.Domain, controllerArgs []string) (initPI
 		}
 		ctl.wait()
 		if err != nil {
-			t := Target{Name: d.Name, Partitions: []string{live.Resource.Partition}}
-			if st, serr := l.ReadStatus(d.Name); serr == nil {
-				t.Record = st
-			}
-			_ = Sweep(l, t, "failed")
+			_ = Sweep(l, Target{Name: d.Name, Partitions: []string{live.Resource.Partition}}, "failed")
 			return 0, fmt.Errorf("%w%s", err, logTail(logPath, logStart))
 		}
 		return 0, errors.New(msg.Error)

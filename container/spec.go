@@ -37,12 +37,29 @@ var libvirtDroppedCaps = []string{"sys_module", "sys_time", "mknod", "audit_cont
 // Options are the knobs of a start that are not in the domain XML.
 type Options struct {
 	PidsLimit int64
+	// CgroupLeaf is the last component of the domain's cgroup path
+	// (state.Layout.CgroupLeaf): the controller derives it from its root.
+	CgroupLeaf string
 }
 
 // CgroupPath is where a domain's cgroups live in every hierarchy:
-// <partition>/<name>.lxctl, so lxctl and libvirt (".libvirt-lxc") can share
-// a host and two domains never share a cgroup.
-func CgroupPath(d *domainxml.Domain) (string, error) {
+// <partition>/<leaf>, leaf being "<name>.lxctl-<root key>"
+// (state.Layout.CgroupLeaf), so lxctl and libvirt (".libvirt-lxc") can
+// share a host, and neither two domains nor two roots share a cgroup.
+func CgroupPath(d *domainxml.Domain, leaf string) (string, error) {
+	p, err := Partition(d)
+	if err != nil {
+		return "", err
+	}
+	if leaf == "" || strings.ContainsRune(leaf, '/') || !strings.HasPrefix(leaf, d.Name+".lxctl") {
+		return "", fmt.Errorf("cgroup name %q is not domain '%s''s (want <name>.lxctl-<key>)", leaf, d.Name)
+	}
+	return filepath.Join(p, leaf), nil
+}
+
+// Partition is the domain's cgroup partition, checked: <resource><partition>
+// or DefaultPartition.
+func Partition(d *domainxml.Domain) (string, error) {
 	p := d.Resource.Partition
 	if p == "" {
 		p = DefaultPartition
@@ -54,7 +71,7 @@ func CgroupPath(d *domainxml.Domain) (string, error) {
 	if clean != p && clean+"/" != p {
 		return "", fmt.Errorf("resource partition '%s' is not a clean absolute path (use %s)", p, clean)
 	}
-	return filepath.Join(clean, d.Name+".lxctl"), nil
+	return clean, nil
 }
 
 // Env is the environment init gets: libvirt's, then the domain's initenv.
@@ -252,7 +269,7 @@ func hostMachine() elf.Machine {
 // becomes "/" (the domain's root filesystem, or the controller's private
 // rbind of the host root).
 func Spec(d *domainxml.Domain, rootfs string, opts Options) (*specs.Spec, error) {
-	cgPath, err := CgroupPath(d)
+	cgPath, err := CgroupPath(d, opts.CgroupLeaf)
 	if err != nil {
 		return nil, err
 	}

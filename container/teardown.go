@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -26,23 +27,32 @@ const (
 // this is reported by pid rather than waited on forever.
 const killTimeout = 10 * time.Second
 
-// cgroupPaths returns the recorded per-hierarchy dirs, or recomputes them
-// from the cgroup path when the controller died before recording them.
-func cgroupPaths(st *state.Status) (map[string]string, error) {
-	if len(st.CgroupPaths) > 0 {
-		return st.CgroupPaths, nil
+// RunFile is a file of the domain's runtime dir (LiveXMLFile,
+// ControlSocketFile, ConsoleSocketFile): derived from the layout, never
+// taken from a record.
+func RunFile(l state.Layout, name, file string) (string, error) {
+	dir, err := l.RunDir(name)
+	if err != nil {
+		return "", err
 	}
-	if st.CgroupPath == "" {
-		return nil, nil
+	return filepath.Join(dir, file), nil
+}
+
+// CgroupDirs are a domain's cgroup directories in every hierarchy, for a
+// partition: <partition>/<layout's leaf for name>. What lxctl kills and
+// removes comes from here, never from a record's cgroup_paths.
+func CgroupDirs(l state.Layout, name, partition string) (map[string]string, error) {
+	leaf, err := l.CgroupLeaf(name)
+	if err != nil {
+		return nil, err
 	}
-	return cgroup.Paths(st.CgroupPath)
+	return cgroup.Paths(filepath.Join(partition, leaf))
 }
 
 // killCgroups kills every task of the domain and removes its cgroups.
-func killCgroups(st *state.Status) error {
-	paths, err := cgroupPaths(st)
-	if err != nil || len(paths) == 0 {
-		return err
+func killCgroups(paths map[string]string) error {
+	if len(paths) == 0 {
+		return nil
 	}
 	if err := cgroup.KillAll(paths, killTimeout); err != nil {
 		return err
@@ -50,19 +60,45 @@ func killCgroups(st *state.Status) error {
 	return cgroup.Remove(paths, killTimeout)
 }
 
-// Sweep tears a domain down from its status record alone, for when its
-// controller is gone (killed -9, OOM) or does not answer: kill the
-// controller if it still lives, kill painfully every task of the cgroups,
-// remove them and the runtime dir, and record why it stopped. Every step
-// runs even if an earlier one failed. The caller holds the domain lock.
-func Sweep(l state.Layout, st *state.Status, reason string) error {
+// Target is what Sweep tears down: everything is lxctl's own, derived from
+// the layout and the name, or verified on the host.
+type Target struct {
+	Name string
+	// Partitions are where the domain's cgroups may be (the live config's,
+	// the definition's, the default); each is swept if it exists.
+	Partitions []string
+	// Controller is a verified controller of the domain (IsController), or
+	// nil. Sweep checks it again before it signals.
+	Controller *state.Proc
+}
+
+// Sweep tears a domain down when its controller is gone (killed -9, OOM)
+// or does not answer: kill the controller if it still lives and is
+// verifiably the domain's, kill painfully every task of the domain's
+// cgroups, remove them and the runtime dir, and record why it stopped.
+// Every step runs even if an earlier one failed. The caller holds the
+// domain lock.
+func Sweep(l state.Layout, t Target, reason string) error {
 	var errs []error
-	if state.Alive(st.ControllerPID, st.ControllerStart) {
-		errs = append(errs, killProcess(st.ControllerPID, st.ControllerStart))
+	if t.Controller != nil && l.IsController(*t.Controller, t.Name) {
+		errs = append(errs, killProcess(t.Controller.PID, t.Controller.Start))
 	}
-	errs = append(errs, killCgroups(st))
-	errs = append(errs, network.Cleanup(l, st.Name))
-	errs = append(errs, finish(l, st.Name, reason, 0, ""))
+	seen := map[string]bool{}
+	for _, p := range t.Partitions {
+		if p == "" || seen[p] {
+			continue
+		}
+		seen[p] = true
+		paths, err := CgroupDirs(l, t.Name, p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		errs = append(errs, killCgroups(paths))
+	}
+	// Only veths marked for the domain (package network).
+	errs = append(errs, network.Cleanup(l, t.Name))
+	errs = append(errs, finish(l, t.Name, reason, 0, ""))
 	return errors.Join(errs...)
 }
 

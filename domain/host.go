@@ -1,0 +1,164 @@
+package domain
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lxctl/lxctl/container"
+	"github.com/lxctl/lxctl/state"
+)
+
+// ControlTimeout bounds a control request. Destroy kills painfully, which
+// is itself bounded, so this only trips on a wedged controller.
+const ControlTimeout = 30 * time.Second
+
+// Call sends one request to a running domain's controller, on the control
+// socket derived from the layout. A controller that went away meanwhile
+// (the domain stopped) is the error "domain 'x' is not running".
+func (h *Host) Call(d *Domain, req container.Request) (*container.Response, error) {
+	if !d.Active() {
+		return nil, ErrNotRunning(d.Name)
+	}
+	sock, err := container.RunFile(h.L, d.Name, container.ControlSocketFile)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := container.Call(sock, req, ControlTimeout)
+	if errors.Is(err, container.ErrNoController) {
+		// A controller that is stopping closes its socket before it
+		// exits: give it a moment, then say what happened.
+		_ = state.WaitGone(d.Controller.PID, d.Controller.Start, time.Second)
+		if !h.L.IsController(*d.Controller, d.Name) {
+			return nil, ErrNotRunning(d.Name)
+		}
+	}
+	return resp, err
+}
+
+// Destroy stops a domain now; the caller holds its lock. It asks the
+// controller to tear the domain down and waits until it has exited; when
+// the controller does not answer (killed, wedged, its socket deleted), or
+// there is none, it tears down from what the host shows: the verified
+// controller is killed, the domain's own cgroups killed and removed, the
+// runtime dir removed. warnings say where the records disagreed. A domain
+// with nothing on the host is "not running".
+func (h *Host) Destroy(name string) (warnings []string, err error) {
+	l := h.L
+	d := &Domain{Name: name}
+	rec, recErr := l.ReadStatus(name)
+	if recErr != nil && !errors.Is(recErr, state.ErrNotFound) && !errors.Is(recErr, state.ErrCorrupt) {
+		return nil, recErr
+	}
+	if errors.Is(recErr, state.ErrCorrupt) {
+		d.warn("%v", recErr)
+	}
+	ctl, err := h.controllerOf(d, rec, recErr, Opts{})
+	if err != nil {
+		return d.Warnings, err
+	}
+	d.Controller = ctl
+	t := h.target(d, rec, ctl)
+	if ctl == nil && rec == nil && !errors.Is(recErr, state.ErrCorrupt) && !h.hasLeftovers(t) {
+		return d.Warnings, ErrNotRunning(name)
+	}
+	if ctl != nil {
+		sock, err := container.RunFile(l, name, container.ControlSocketFile)
+		if err != nil {
+			return d.Warnings, err
+		}
+		_, err = container.Call(sock, container.Request{Op: container.OpDestroy}, ControlTimeout)
+		switch {
+		case err == nil:
+			// The controller answers once everything is torn down and
+			// then exits; destroy returns when it has, so that nothing of
+			// the domain runs when the user gets the prompt back.
+			return d.Warnings, state.WaitGone(ctl.PID, ctl.Start, ControlTimeout)
+		case !errors.Is(err, container.ErrNoController) && h.L.IsController(*ctl, name):
+			return d.Warnings, err
+		}
+	}
+	return d.Warnings, container.Sweep(l, t, "destroyed")
+}
+
+// hasLeftovers says whether anything of the domain is on the host: its
+// runtime dir or a cgroup dir of it in one of the target's partitions.
+func (h *Host) hasLeftovers(t container.Target) bool {
+	if dir, err := h.L.RunDir(t.Name); err == nil && exists(dir) {
+		return true
+	}
+	for _, p := range t.Partitions {
+		dirs, err := container.CgroupDirs(h.L, t.Name, p)
+		if err != nil {
+			continue
+		}
+		for _, dir := range dirs {
+			if exists(dir) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// CgroupDirs are the cgroup dirs of a running domain, derived (never the
+// record's), for statistics.
+func (h *Host) CgroupDirs(d *Domain) (map[string]string, error) {
+	return container.CgroupDirs(h.L, d.Name, d.Partition())
+}
+
+// ConsoleSocket is the console socket of a domain, derived from the layout.
+func (h *Host) ConsoleSocket(d *Domain) (string, error) {
+	return container.RunFile(h.L, d.Name, container.ConsoleSocketFile)
+}
+
+// childPartitions finds the partitions of the cgroups named leaf that the
+// children of pid (a controller's init) are in, from /proc: the truth when
+// the live config is gone and the definition changed since the start.
+func childPartitions(pid int, leaf string) []string {
+	var parts []string
+	taskDir := "/proc/" + strconv.Itoa(pid) + "/task"
+	tasks, err := os.ReadDir(taskDir)
+	if err != nil {
+		return nil
+	}
+	for _, t := range tasks {
+		data, err := state.ReadFile(taskDir + "/" + t.Name() + "/children")
+		if err != nil {
+			continue
+		}
+		for _, c := range strings.Fields(string(data)) {
+			cg, err := state.ReadFile("/proc/" + c + "/cgroup")
+			if err != nil {
+				continue
+			}
+			sc := bufio.NewScanner(bytes.NewReader(cg))
+			for sc.Scan() {
+				// hierarchy-id:controllers:path
+				f := strings.SplitN(sc.Text(), ":", 3)
+				if len(f) == 3 && path.Base(f[2]) == leaf {
+					if p := path.Dir(f[2]); p != "/" && p != "." {
+						parts = append(parts, p)
+						return parts
+					}
+				}
+			}
+		}
+	}
+	return parts
+}
+
+// Warn formats warnings for stderr.
+func Warn(ws []string) string {
+	var b strings.Builder
+	for _, w := range ws {
+		fmt.Fprintf(&b, "warning: %s\n", w)
+	}
+	return b.String()
+}
