@@ -3,9 +3,12 @@ package network
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"strings"
+
+	"github.com/vishvananda/netlink"
 
 	"github.com/lxctl/lxctl/state"
 )
@@ -62,4 +65,42 @@ func tempName(prefix string) string {
 	b := make([]byte, 5)
 	_, _ = rand.Read(b)
 	return prefix + hex.EncodeToString(b)
+}
+
+// dumpRetries bounds the retries of a netlink dump the kernel flagged as
+// interrupted (NLM_F_DUMP_INTR: links came or went meanwhile, which
+// happens whenever containers start in parallel).
+const dumpRetries = 20
+
+// linkList lists the host's links, retrying an interrupted dump so a
+// decision (is this name free, which links are marked) is never taken on
+// a half list.
+func linkList() ([]netlink.Link, error) {
+	for i := 0; ; i++ {
+		links, err := netlink.LinkList()
+		if err == nil || !errors.Is(err, netlink.ErrDumpInterrupted) || i == dumpRetries {
+			if err != nil {
+				return nil, fmt.Errorf("list host interfaces: %w", err)
+			}
+			return links, nil
+		}
+	}
+}
+
+func addrList(link netlink.Link) ([]netlink.Addr, error) {
+	for i := 0; ; i++ {
+		addrs, err := netlink.AddrList(link, netlink.FAMILY_V4)
+		if err == nil || !errors.Is(err, netlink.ErrDumpInterrupted) || i == dumpRetries {
+			return addrs, err
+		}
+	}
+}
+
+func routeList() ([]netlink.Route, error) {
+	for i := 0; ; i++ {
+		routes, err := netlink.RouteList(nil, netlink.FAMILY_V4)
+		if err == nil || !errors.Is(err, netlink.ErrDumpInterrupted) || i == dumpRetries {
+			return routes, err
+		}
+	}
 }

@@ -45,9 +45,9 @@ func Load(l state.Layout, name string) (*domainxml.Network, error) {
 
 // markedBridge finds the bridge carrying network name's mark.
 func markedBridge(l state.Layout, name string) (netlink.Link, error) {
-	links, err := netlink.LinkList()
+	links, err := linkList()
 	if err != nil {
-		return nil, fmt.Errorf("list host interfaces: %w", err)
+		return nil, err
 	}
 	for _, link := range links {
 		if link.Type() == "bridge" && isBridgeOf(link.Attrs().Alias, l, name) {
@@ -108,7 +108,7 @@ func missing(l state.Layout, n *domainxml.Network, br netlink.Link) []string {
 }
 
 func hasAddr(link netlink.Link, p netip.Prefix) bool {
-	addrs, err := netlink.AddrList(link, netlink.FAMILY_V4)
+	addrs, err := addrList(link)
 	if err != nil {
 		return false
 	}
@@ -264,7 +264,7 @@ func repair(l state.Layout, n *domainxml.Network, br netlink.Link) error {
 // subnet, "" when none does, so a network never shadows one the host
 // already reaches (libvirt's check for virbr0).
 func subnetInUse(subnet netip.Prefix) string {
-	addrs, err := netlink.AddrList(nil, netlink.FAMILY_V4)
+	addrs, err := addrList(nil)
 	if err == nil {
 		for _, a := range addrs {
 			ip, ok := netip.AddrFromSlice(a.IP.To4())
@@ -274,7 +274,7 @@ func subnetInUse(subnet netip.Prefix) string {
 			}
 		}
 	}
-	routes, err := netlink.RouteList(nil, netlink.FAMILY_V4)
+	routes, err := routeList()
 	if err == nil {
 		for _, r := range routes {
 			if r.Dst == nil {

@@ -365,7 +365,7 @@ func (p *Plan) claimName(veth netlink.Link, ni *iface) (string, error) {
 		}
 	}
 	have := map[string]bool{}
-	if links, err := netlink.LinkList(); err == nil {
+	if links, err := linkList(); err == nil {
 		for _, l := range links {
 			have[l.Attrs().Name] = true
 		}
@@ -480,9 +480,9 @@ func (p *Plan) RemoveVeths() error { return removeMarked(p.l, p.name) }
 // from a record: a forged or stale status cannot make it delete anything
 // else.
 func removeMarked(l state.Layout, name string) error {
-	links, err := netlink.LinkList()
+	links, err := linkList()
 	if err != nil {
-		return fmt.Errorf("list host interfaces: %w", err)
+		return err
 	}
 	var errs []error
 	for _, link := range links {
