@@ -1,0 +1,187 @@
+package cmd_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// issue 11: domains on one network started at the same moment all run.
+// The host names (vnetN) are claimed by renaming a marked veth, with the
+// kernel's EEXIST as the arbiter, so no two starts fight over one.
+func TestNetworkParallelStarts(t *testing.T) {
+	e := newEnv(t)
+	n := e.network("", 10, 200)
+	const count = 10
+	var names []string
+	for i := 0; i < count; i++ {
+		name := e.name(fmt.Sprintf("par%d", i))
+		names = append(names, name)
+		e.define(e.guestDomain(name, "", fmt.Sprintf(`<interface type='network'><source network='%s'/></interface>`, n.name), "sleep"))
+	}
+	results := make([]result, count)
+	var wg sync.WaitGroup
+	begin := time.Now()
+	for i, name := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := exec.Command(lxctlBin, "--root", e.root, "start", name)
+			out, err := c.CombinedOutput()
+			results[i] = result{stderr: string(out)}
+			if err != nil {
+				results[i].code = 1
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("%d parallel starts took %s", count, time.Since(begin).Round(time.Millisecond))
+	failed := 0
+	for i, r := range results {
+		if r.code != 0 {
+			failed++
+			t.Errorf("start %s: %s", names[i], r.stderr)
+		}
+	}
+	if failed > 0 {
+		t.FailNow()
+	}
+	addr := hostListener(t, n.addr(1))
+	seen := map[string]bool{}
+	for _, name := range names {
+		st := e.status(name)
+		if len(st.Veths) != 1 || seen[st.Veths[0]] {
+			t.Fatalf("%s: veths %v (seen %v)", name, st.Veths, seen)
+		}
+		seen[st.Veths[0]] = true
+		if out, _ := exec.Command("ip", "-o", "link", "show", st.Veths[0]).Output(); !strings.Contains(string(out), "master "+n.bridge) {
+			t.Errorf("%s's veth should be on %s: %s", name, n.bridge, out)
+		}
+		reply, err := exec.Command("nsenter", "-t", strconv.Itoa(st.InitPID), "-n", guestBin, "connect", addr).CombinedOutput()
+		if err != nil || !strings.Contains(string(reply), "hello from the bridge") {
+			t.Errorf("connect to the bridge from %s: %q %v", name, reply, err)
+		}
+	}
+	var uuids []string
+	for _, name := range names {
+		uuids = append(uuids, e.uuid(name))
+	}
+	var dwg sync.WaitGroup
+	for _, name := range names {
+		dwg.Add(1)
+		go func() {
+			defer dwg.Done()
+			_ = exec.Command(lxctlBin, "--root", e.root, "destroy", name).Run()
+		}()
+	}
+	dwg.Wait()
+	for i, u := range uuids {
+		if vs := vethsOf(u); len(vs) > 0 {
+			t.Errorf("destroy of %s left veths %v", names[i], vs)
+		}
+	}
+	if out, _ := exec.Command("ip", "-o", "link", "show", "master", n.bridge).Output(); len(out) > 0 {
+		t.Errorf("veths left on the bridge:\n%s", out)
+	}
+}
+
+// issue 11: a forged or stale status.json naming someone else's
+// interfaces makes destroy delete nothing but the domain's own veths,
+// which it finds by their mark.
+func TestNetworkForgedStatusVeths(t *testing.T) {
+	e := newEnv(t)
+	n := e.network("", 10, 200)
+	name := e.name("forged")
+	e.define(e.guestDomain(name, "", fmt.Sprintf(`<interface type='network'><source network='%s'/></interface>`, n.name), "sleep"))
+	e.ok("start", name)
+	st := e.status(name)
+	// Someone else's interfaces: a bridge, an unmarked veth (which lxctl
+	// used to delete when a record named it), and a veth marked as another
+	// domain's of this very root.
+	dummy, other, peer, plain, plainPeer := "lxd"+randHex(4), "lxo"+randHex(4), "lxo"+randHex(4), "lxu"+randHex(4), "lxu"+randHex(4)
+	for _, args := range [][]string{
+		{"link", "add", dummy, "type", "bridge"},
+		{"link", "add", other, "type", "veth", "peer", "name", peer},
+		{"link", "add", plain, "type", "veth", "peer", "name", plainPeer},
+		{"link", "set", other, "alias", strings.NewReplacer("/"+name, "/someone-else", st.UUID, "00000000-0000-4000-8000-000000000000").Replace(aliasOf(t, st.Veths[0]))},
+	} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v %s", args, err, out)
+		}
+	}
+	t.Cleanup(func() {
+		exec.Command("ip", "link", "del", dummy).Run()
+		exec.Command("ip", "link", "del", other).Run()
+		exec.Command("ip", "link", "del", plain).Run()
+	})
+	// The controller is killed -9 first, so destroy sweeps from the record.
+	p, _ := e.layout().StatusPath(name)
+	var raw map[string]any
+	data, _ := os.ReadFile(p)
+	if err := json.Unmarshal(data, &raw); err != nil {
+		t.Fatal(err)
+	}
+	raw["veths"] = []string{dummy, other, plain, "lo"}
+	forged, _ := json.Marshal(raw)
+	if err := unix.Kill(st.ControllerPID, unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(st.ControllerPID)
+	reapAll()
+	if err := os.WriteFile(p, forged, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := e.run("", "destroy", name)
+	if r.code != 0 && !strings.Contains(r.stderr, "not running") {
+		t.Fatalf("destroy: %s", r.stderr)
+	}
+	for _, l := range []string{dummy, other, peer, plain, plainPeer, "lo"} {
+		if !linkExists(l) {
+			t.Errorf("destroy deleted %s, named by a forged record", l)
+		}
+	}
+	if vs := vethsOf(st.UUID); len(vs) > 0 {
+		t.Errorf("the domain's own veths are left: %v", vs)
+	}
+}
+
+func aliasOf(t *testing.T, link string) string {
+	t.Helper()
+	data, err := os.ReadFile("/sys/class/net/" + link + "/ifalias")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(data))
+}
+
+// The issue's first bug, through the CLI: after net-destroy of a NAT
+// network, net-list says inactive, net-undefine and net-start work.
+func TestNetworkNATDestroyUndefine(t *testing.T) {
+	fwd, _ := os.ReadFile("/proc/sys/net/ipv4/ip_forward")
+	t.Cleanup(func() { _ = os.WriteFile("/proc/sys/net/ipv4/ip_forward", fwd, 0o644) })
+	e := newEnv(t)
+	n := e.network("<forward mode='nat'/>", 10, 200)
+	if out := e.ok("net-destroy", n.name); out != "Network "+n.name+" destroyed\n" {
+		t.Errorf("net-destroy: %q", out)
+	}
+	if out := e.ok("net-list", "--all"); !strings.Contains(out, n.name+"   inactive") {
+		t.Errorf("net-list --all after net-destroy:\n%s", out)
+	}
+	if linkExists(n.bridge) || natChain(t, n.bridge) != nil {
+		t.Error("net-destroy left the bridge or the chain")
+	}
+	e.ok("net-start", n.name)
+	if natChain(t, n.bridge) == nil || !linkExists(n.bridge) {
+		t.Error("net-start after net-destroy: no bridge or chain")
+	}
+	e.ok("net-destroy", n.name)
+	e.ok("net-undefine", n.name)
+}
