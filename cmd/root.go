@@ -123,6 +123,7 @@ binary with no daemon: each running container has one small controller process.`
 	root.AddCommand(networkCommands(g)...) // networking (issue 5): net_*.go
 	root.AddCommand(newEditCmd(g), newNetEditCmd(g))
 	root.AddCommand(statsCommands(g)...)
+	root.AddCommand(tuneCommands(g)...)
 	addCompletions(g, root)
 	return root
 }

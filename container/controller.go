@@ -515,6 +515,13 @@ func (c *controller) restart(killFirst bool) error {
 			c.lc = nil
 		}
 	}
+	// Live tuning (setmem, memtune, schedinfo, ...) rewrites the live XML
+	// while the domain runs; a reboot keeps those changes, as libvirt's does.
+	if data, err := os.ReadFile(filepath.Join(c.runDir, LiveXMLFile)); err == nil {
+		if d, _, err := domainxml.Parse(data); err == nil {
+			c.dom = d
+		}
+	}
 	if err := c.startInit(); err != nil {
 		return err
 	}

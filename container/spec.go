@@ -380,7 +380,12 @@ func resources(d *domainxml.Domain, opts Options) *specs.LinuxResources {
 		Memory: &specs.LinuxMemory{},
 		CPU:    &specs.LinuxCPU{},
 	}
+	// The current memory, when below the maximum, is the limit: that is
+	// what setmem changes on a running domain, and a reboot keeps it.
 	limit := int64(d.Memory * 1024)
+	if c := d.CurrentMemory; c > 0 && c < d.Memory {
+		limit = int64(c * 1024)
+	}
 	if h := d.MemTune.HardLimit; h != nil {
 		limit = int64(*h * 1024)
 	}
