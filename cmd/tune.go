@@ -3,7 +3,6 @@ package cmd
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -12,6 +11,7 @@ import (
 
 	"github.com/lxctl/lxctl/cgroup"
 	"github.com/lxctl/lxctl/container"
+	"github.com/lxctl/lxctl/domain"
 	"github.com/lxctl/lxctl/domainxml"
 	"github.com/lxctl/lxctl/state"
 )
@@ -36,15 +36,15 @@ func (s *scope) flags(f *pflag.FlagSet) {
 }
 
 // resolve says which of the live domain and the definition to change.
-func (s scope) resolve(d *domain) (live, config bool, err error) {
+func (s scope) resolve(d *domain.Domain) (live, config bool, err error) {
 	if s.current && (s.live || s.config) {
 		return false, false, errors.New("--current cannot be combined with --live or --config")
 	}
 	live, config = s.live, s.config
 	if !live && !config {
-		live, config = d.active(), !d.active()
+		live, config = d.Active(), !d.Active()
 	}
-	if live && !d.active() {
+	if live && !d.Active() {
 		return false, false, fmt.Errorf("domain '%s' is not running: --live needs a running domain (use --config to change the definition)", d.Name)
 	}
 	if config && d.Def == nil {
@@ -80,22 +80,27 @@ func parseKiB(what, s string, allowUnlimited bool) (int64, error) {
 
 // tuneDomain runs f on a domain under its lock, then writes back what f
 // changed: the live XML of a running domain and the stored definition.
-func (g *globals) tuneDomain(arg string, s scope, f func(d *domain, live, config bool) error) error {
+func (g *globals) tuneDomain(arg string, s scope, f func(d *domain.Domain, paths map[string]string, live, config bool) error) error {
 	return g.withLock(arg, func(name string) error {
 		d, err := g.inspectLocked(name)
 		if err != nil {
 			return err
 		}
-		if d.State == "running" || d.State == "paused" {
-			if d.Live == nil {
-				return fmt.Errorf("domain '%s': its live config cannot be read (see the domain log)", name)
-			}
+		if d.Active() && d.Live == nil {
+			return fmt.Errorf("domain '%s': its live config cannot be read: %v", name, d.LiveErr)
 		}
 		live, config, err := s.resolve(d)
 		if err != nil {
 			return err
 		}
-		if err := f(d, live, config); err != nil {
+		var paths map[string]string
+		if live {
+			// Derived from the layout, never from a record.
+			if paths, err = g.host().CgroupDirs(d); err != nil {
+				return err
+			}
+		}
+		if err := f(d, paths, live, config); err != nil {
 			return err
 		}
 		if config {
@@ -117,16 +122,16 @@ func (g *globals) tuneDomain(arg string, s scope, f func(d *domain, live, config
 // writeLive records a running domain's changed live config, where dumpxml
 // reads it and where the controller takes it from when it reboots the
 // container.
-func writeLive(g *globals, d *domain) error {
+func writeLive(g *globals, d *domain.Domain) error {
 	out, err := d.Live.Marshal()
 	if err != nil {
 		return err
 	}
-	runDir, err := g.layout().RunDir(d.Name)
+	p, err := container.RunFile(g.layout(), d.Name, container.LiveXMLFile)
 	if err != nil {
 		return err
 	}
-	return state.WriteRuntimeFile(filepath.Join(runDir, container.LiveXMLFile), out, 0o600)
+	return state.WriteRuntimeFile(p, out, 0o600)
 }
 
 func kibBytes(k int64) *int64 {
@@ -149,7 +154,7 @@ KiB unless it has a unit (512M, 2GiB). It cannot exceed the maximum memory
 		Example: "  lxctl setmem vm1 256M\n  lxctl setmem vm1 400000 --config",
 		Args:    exactArgs("name", "size"),
 		RunE: func(c *cobra.Command, args []string) error {
-			return failed(g.tuneDomain(args[0], s, func(d *domain, live, config bool) error {
+			return failed(g.tuneDomain(args[0], s, func(d *domain.Domain, paths map[string]string, live, config bool) error {
 				kib, err := parseKiB("size", args[1], false)
 				if err != nil {
 					return err
@@ -163,7 +168,7 @@ KiB unless it has a unit (512M, 2GiB). It cannot exceed the maximum memory
 					}
 				}
 				if live {
-					if err := cgroup.SetMemoryLimits(d.Status.CgroupPaths, kibBytes(kib), nil, nil); err != nil {
+					if err := cgroup.SetMemoryLimits(paths, kibBytes(kib), nil, nil); err != nil {
 						return err
 					}
 					d.Live.CurrentMemory = uint64(kib)
@@ -189,7 +194,7 @@ cannot change on a running domain: use --config there, and setmem for the live
 limit. A current memory above the new maximum is lowered to it.`,
 		Args: exactArgs("name", "size"),
 		RunE: func(c *cobra.Command, args []string) error {
-			return failed(g.tuneDomain(args[0], s, func(d *domain, live, config bool) error {
+			return failed(g.tuneDomain(args[0], s, func(d *domain.Domain, paths map[string]string, live, config bool) error {
 				if live {
 					return fmt.Errorf("Cannot resize the max memory on an active domain (use lxctl setmaxmem %s SIZE --config, then restart it)", d.Name)
 				}
@@ -231,15 +236,15 @@ of memory plus swap, so it cannot be below hard_limit.`,
 				vals[i] = &k
 			}
 			var shown *cgroup.MemoryLimits
-			err := g.tuneDomain(args[0], s, func(d *domain, live, config bool) error {
+			err := g.tuneDomain(args[0], s, func(d *domain.Domain, paths map[string]string, live, config bool) error {
 				if live {
 					if vals != [3]*int64{} {
-						if err := cgroup.SetMemoryLimits(d.Status.CgroupPaths, bytesOrNil(vals[0]), bytesOrNil(vals[1]), bytesOrNil(vals[2])); err != nil {
+						if err := cgroup.SetMemoryLimits(paths, bytesOrNil(vals[0]), bytesOrNil(vals[1]), bytesOrNil(vals[2])); err != nil {
 							return err
 						}
 						setMemTune(&d.Live.MemTune, vals)
 					}
-					m, err := cgroup.GetMemoryLimits(d.Status.CgroupPaths)
+					m, err := cgroup.GetMemoryLimits(paths)
 					if err != nil {
 						return err
 					}
@@ -362,7 +367,7 @@ func newSchedinfoCmd(g *globals) *cobra.Command {
 				}
 			}
 			var shown *cgroup.CPULimits
-			err := g.tuneDomain(args[0], s, func(d *domain, live, config bool) error {
+			err := g.tuneDomain(args[0], s, func(d *domain.Domain, paths map[string]string, live, config bool) error {
 				apply := func(t *domainxml.CPUTune) {
 					if shares != nil {
 						t.Shares = shares
@@ -375,11 +380,11 @@ func newSchedinfoCmd(g *globals) *cobra.Command {
 					}
 				}
 				if live {
-					if err := cgroup.SetCPULimits(d.Status.CgroupPaths, shares, period, quota); err != nil {
+					if err := cgroup.SetCPULimits(paths, shares, period, quota); err != nil {
 						return err
 					}
 					apply(&d.Live.CPUTune)
-					cl, err := cgroup.GetCPULimits(d.Status.CgroupPaths)
+					cl, err := cgroup.GetCPULimits(paths)
 					if err != nil {
 						return err
 					}
@@ -431,16 +436,16 @@ weight needs an I/O scheduler with proportional sharing (BFQ) on the host.`,
 				return failed(fmt.Errorf("--weight %d is out of range (100 to 1000)", weight), "Unable to change blkio parameters of domain '%s'", args[0])
 			}
 			var shown uint64
-			err := g.tuneDomain(args[0], s, func(d *domain, live, config bool) error {
+			err := g.tuneDomain(args[0], s, func(d *domain.Domain, paths map[string]string, live, config bool) error {
 				if live {
 					if set {
-						if err := cgroup.SetIOWeight(d.Status.CgroupPaths, weight); err != nil {
+						if err := cgroup.SetIOWeight(paths, weight); err != nil {
 							return err
 						}
 						w := weight
 						d.Live.BlkioTune.Weight = &w
 					}
-					w, err := cgroup.GetIOWeight(d.Status.CgroupPaths)
+					w, err := cgroup.GetIOWeight(paths)
 					if err != nil {
 						return err
 					}
