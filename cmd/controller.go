@@ -57,7 +57,8 @@ func newControllerCmd(g *globals) *cobra.Command {
 			return container.RunController(g.layout(), args[0], opts, sync)
 		},
 	}
-	c.Flags().Int64Var(&opts.PidsLimit, "pids-limit", container.DefaultPidsLimit, "most tasks the container may have")
+	opts.PidsLimit = container.DefaultPidsLimit
+	c.Flags().Var((*pidsLimitValue)(&opts.PidsLimit), "pids-limit", "most tasks the container may have (-1: no limit)")
 	c.Flags().BoolVar(&standbyMode, "standby", false, "wait on fd 3 for lxctl start to hand over a domain")
 	return c
 }

@@ -43,8 +43,28 @@ container's init, console and cgroups, and the command returns once init runs.`,
 }
 
 func addStartFlags(c *cobra.Command, opts *startOptions) {
-	c.Flags().Int64Var(&opts.pidsLimit, "pids-limit", container.DefaultPidsLimit, "most tasks the container may have (-1: no limit, as libvirt)")
+	opts.pidsLimit = container.DefaultPidsLimit
+	c.Flags().Var((*pidsLimitValue)(&opts.pidsLimit), "pids-limit", "most tasks the container may have (-1: no limit, as libvirt)")
 }
+
+// pidsLimitValue is --pids-limit: -1 (no limit) or a positive number of
+// tasks. It is checked as the flag is parsed, so a bad value stops the
+// command before it touches anything; 0 or -5 used to mean "no limit" or
+// "the default" by accident of how the cgroup setup read them.
+type pidsLimitValue int64
+
+func (p *pidsLimitValue) Set(s string) error {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || (n != -1 && n < 1) {
+		// pflag's message already names the flag and quotes the value.
+		return fmt.Errorf("use -1 for no limit or a positive number of tasks (default %d)", container.DefaultPidsLimit)
+	}
+	*p = pidsLimitValue(n)
+	return nil
+}
+
+func (p *pidsLimitValue) String() string { return strconv.FormatInt(int64(*p), 10) }
+func (p *pidsLimitValue) Type() string   { return "int" }
 
 func runStart(g *globals, arg string, opts *startOptions) error {
 	return g.withLock(arg, func(name string) error { return startLocked(g, name, opts) })
