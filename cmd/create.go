@@ -28,7 +28,7 @@ gone, as with virsh create.`,
 }
 
 func runCreate(g *globals, file string, validate bool, opts *startOptions) error {
-	data, err := readInput(g, file)
+	data, err := readInput(g, "domain", file)
 	if err != nil {
 		return err
 	}

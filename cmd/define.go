@@ -3,7 +3,6 @@ package cmd
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
@@ -38,16 +37,31 @@ know are kept and reported as warnings; --validate makes them errors.`,
 	return c
 }
 
-func readInput(g *globals, file string) ([]byte, error) {
+// readInput reads the document of define, create or net-define (kind is
+// "domain" or "network") from file, "-" being stdin, never more than
+// domainxml.MaxDocumentSize bytes of it.
+func readInput(g *globals, kind, file string) ([]byte, error) {
+	fix := "a " + kind + " definition is a few kB: check that this is the right file"
 	if file == "-" {
-		return io.ReadAll(g.io.In)
+		return domainxml.ReadDocument(g.io.In, kind+" XML on stdin", -1, fix)
 	}
-	return os.ReadFile(file)
+	// The user's file may be a symlink or /dev/stdin, unlike the files
+	// under the root that state.ReadXMLFile reads: open it plainly.
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	size := int64(-1)
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+		size = fi.Size()
+	}
+	return domainxml.ReadDocument(f, kind+" XML "+file, size, fix)
 }
 
 func runDefine(g *globals, opts *defineOptions) error {
 	fail := func(err error) error { return failed(err, "Failed to define domain from %s", opts.file) }
-	data, err := readInput(g, opts.file)
+	data, err := readInput(g, "domain", opts.file)
 	if err != nil {
 		return fail(err)
 	}

@@ -1,9 +1,14 @@
 package cmd_test
 
 import (
+	"bytes"
+	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -50,4 +55,74 @@ func TestPidsLimitFlag(t *testing.T) {
 		t.Errorf("--pids-limit 77: pids.max is %q (%v)", pl, err)
 	}
 	e.ok("destroy", name)
+}
+
+// TestXMLSizeLimit: define, create and net-define refuse a document over
+// 1 MiB with a message naming the file, its size and the limit, read no
+// more of it than that (a 100 MB file used to cost 4.6 GB of memory), and
+// change nothing on disk. Stored definitions over the limit are state's
+// test (TestStoredXMLSizeLimit).
+func TestXMLSizeLimit(t *testing.T) {
+	e := newEnv(t)
+	name := e.name("big")
+	e.define(minimalXML(name, ""))
+	before := snapshot(t, e.root)
+	huge := filepath.Join(t.TempDir(), "huge.xml")
+	f, err := os.Create(huge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A valid start, then 100 MB of a comment that never ends: sparse, so
+	// it costs no disk.
+	if _, err := f.WriteString("<domain type='lxc'><name>" + name + "</name><!-- "); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(100 << 20); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	for _, c := range []struct{ cmd, kind string }{{"define", "domain"}, {"create", "domain"}, {"net-define", "network"}} {
+		r, maxRSS := runRusage(t, e, "", c.cmd, huge)
+		want := fmt.Sprintf("error: %s XML %s is 104857600 bytes; lxctl accepts at most 1 MiB (a %s definition is a few kB: check that this is the right file)\n", c.kind, huge, c.kind)
+		if r.code != 1 || !strings.HasSuffix(r.stderr, want) {
+			t.Errorf("%s of 100 MB: exit %d, stderr %q\nwant it to end with %q", c.cmd, r.code, r.stderr, want)
+		}
+		t.Logf("%s of a 100 MB file: max RSS %d KiB", c.cmd, maxRSS)
+		if maxRSS > 64<<10 {
+			t.Errorf("%s of a 100 MB file used %d KiB of memory", c.cmd, maxRSS)
+		}
+	}
+	// On stdin the size is unknown: the read stops after 1 MiB.
+	r, maxRSS := runRusage(t, e, strings.Repeat(" ", 3<<20), "define", "-")
+	if want := "error: domain XML on stdin is more than 1 MiB; lxctl accepts at most 1 MiB (a domain definition is a few kB: check that this is the right file)\n"; r.code != 1 || !strings.HasSuffix(r.stderr, want) {
+		t.Errorf("define - of 3 MiB: exit %d, stderr %q", r.code, r.stderr)
+	}
+	t.Logf("define - of 3 MiB: max RSS %d KiB", maxRSS)
+	if after := snapshot(t, e.root); !mapsEqual(before, after) {
+		t.Errorf("refused documents changed files under the root")
+	}
+	// Just under the limit is a definition like any other.
+	desc := strings.Repeat("d", 1<<20-2048)
+	doc := strings.Replace(minimalXML(name, ""), "<memory>", "<description>"+desc+"</description><memory>", 1)
+	e.define(doc)
+	if out := e.ok("dumpxml", name); !strings.Contains(out, desc) {
+		t.Errorf("a %d-byte definition did not round-trip", len(doc))
+	}
+}
+
+// runRusage runs lxctl like env.run and also returns its peak memory (KiB).
+func runRusage(t *testing.T, e *env, stdin string, args ...string) (result, int64) {
+	t.Helper()
+	c := exec.Command(lxctlBin, append([]string{"--root", e.root}, args...)...)
+	var out, errb bytes.Buffer
+	c.Stdout, c.Stderr = &out, &errb
+	if stdin != "" {
+		c.Stdin = strings.NewReader(stdin)
+	}
+	err := c.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatalf("lxctl %v: %v", args, err)
+	}
+	return result{out.String(), errb.String(), c.ProcessState.ExitCode()}, c.ProcessState.SysUsage().(*syscall.Rusage).Maxrss
 }

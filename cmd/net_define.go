@@ -48,7 +48,7 @@ effect at the next net-start. A document without <uuid> keeps the stored one.`,
 }
 
 func runNetDefine(g *globals, file string) (string, error) {
-	data, err := readInput(g, file)
+	data, err := readInput(g, "network", file)
 	if err != nil {
 		return "", err
 	}

@@ -114,7 +114,7 @@ func (c *controller) setup() error {
 	if err := cgroup.CheckRequired(); err != nil {
 		return err
 	}
-	data, err := state.ReadFile(filepath.Join(c.runDir, LiveXMLFile))
+	data, err := state.ReadXMLFile(filepath.Join(c.runDir, LiveXMLFile), "live XML", "it is written by lxctl start: start the domain again")
 	if err != nil {
 		return fmt.Errorf("live config: %w", err)
 	}

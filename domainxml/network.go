@@ -51,6 +51,9 @@ func (ip *NetIP) HasRange() bool { return ip.RangeStart.IsValid() }
 // ParseNetwork reads, checks and fills in a network definition. Errors name
 // the element and say what to write instead.
 func ParseNetwork(data []byte) (*Network, error) {
+	if len(data) > MaxDocumentSize {
+		return nil, fmt.Errorf("network XML: %w", TooLarge("the document", int64(len(data)), "a network definition is a few hundred bytes"))
+	}
 	doc := etree.NewDocument()
 	if err := doc.ReadFromBytes(data); err != nil {
 		return nil, fmt.Errorf("network XML: %w", err)

@@ -18,6 +18,11 @@ import (
 // features lxctl cannot run yet. Every error is an *Error wrapping
 // ErrInvalid.
 func Parse(data []byte) (*Domain, []Warning, error) {
+	// Callers read with ReadDocument; this keeps bytes from elsewhere
+	// (an editor's file, a test) to the same bound.
+	if len(data) > MaxDocumentSize {
+		return nil, nil, TooLarge("the document", int64(len(data)), "a domain definition is a few kB")
+	}
 	root, lines, err := readTree(data)
 	if err != nil {
 		return nil, nil, err

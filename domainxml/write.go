@@ -98,6 +98,13 @@ func (d *Domain) Marshal() ([]byte, error) {
 		x.after("devices")
 		x.rest()
 	})
+	// Kept elements are re-indented, so a deeply nested document within
+	// MaxDocumentSize can come out many times larger: refuse to write what
+	// could not be read back.
+	if w.b.Len() > MaxDocumentSize {
+		return nil, TooLarge("the domain's XML as lxctl writes it (indented)", int64(w.b.Len()),
+			"remove unknown elements lxctl keeps, or nest them less deeply")
+	}
 	return w.b.Bytes(), nil
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+
+	"github.com/lxctl/lxctl/domainxml"
 )
 
 func notDefined(name string, cause error) error {
@@ -35,10 +37,14 @@ func (l Layout) LoadDefinition(name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := readFile(path)
+	data, err := ReadXMLFile(path, "definition file "+path,
+		fmt.Sprintf("lxctl never writes one that large: define domain '%s' again, or remove the file", name))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, notDefined(name, err)
+		}
+		if errors.Is(err, domainxml.ErrInvalid) {
+			return nil, newError(ErrCorrupt, err, err.Error())
 		}
 		return nil, fmt.Errorf("read definition of domain '%s': %w", name, err)
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestDefinitions(t *testing.T) {
@@ -177,5 +179,62 @@ func TestConcurrentSaves(t *testing.T) {
 	}
 	if ents := onlyFiles(t, l.Domains); len(ents) != 51 {
 		t.Errorf("temp files left: %d entries", len(ents))
+	}
+}
+
+// TestStoredXMLSizeLimit: a stored definition over domainxml's 1 MiB limit
+// (never written by lxctl) is reported as corrupt, naming the file, its
+// size and the way out, and is not read whole.
+func TestStoredXMLSizeLimit(t *testing.T) {
+	l := testLayout(t)
+	if err := l.SaveDefinition("vm1", []byte(strings.Repeat(" ", 1<<20))); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := l.LoadDefinition("vm1"); err != nil || len(data) != 1<<20 {
+		t.Fatalf("1 MiB: %d bytes, %v", len(data), err)
+	}
+	p, _ := l.DefinitionPath("vm1")
+	// Sparse: 100 MB that cost nothing to make.
+	if err := os.Truncate(p, 100<<20); err != nil {
+		t.Fatal(err)
+	}
+	_, err := l.LoadDefinition("vm1")
+	want := "definition file " + p + " is 104857600 bytes; lxctl accepts at most 1 MiB (lxctl never writes one that large: define domain 'vm1' again, or remove the file)"
+	if !errors.Is(err, ErrCorrupt) || err == nil || err.Error() != want {
+		t.Errorf("got %v\nwant %s", err, want)
+	}
+
+	if err := l.SaveNetwork("net1", []byte("<network/>")); err != nil {
+		t.Fatal(err)
+	}
+	np, _ := l.NetworkPath("net1")
+	if err := os.Truncate(np, 2<<20); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.LoadNetwork("net1"); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), np+" is 2097152 bytes; lxctl accepts at most 1 MiB") {
+		t.Errorf("network: %v", err)
+	}
+
+	// A stream (no size to stat) is cut off after the limit.
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		f, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		chunk := make([]byte, 64<<10)
+		for i := 0; i < 1600; i++ { // 100 MiB, if it were all read
+			if _, err := f.Write(chunk); err != nil {
+				return // the reader stopped: what this test wants
+			}
+		}
+	}()
+	_, err = ReadXMLFile(fifo, "domain XML "+fifo, "check it")
+	if want := "domain XML " + fifo + " is more than 1 MiB; lxctl accepts at most 1 MiB (check it)"; err == nil || err.Error() != want {
+		t.Errorf("fifo: got %v\nwant %s", err, want)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/lxctl/lxctl/domainxml"
 )
 
 // Named networks live next to the domains: <Domains>/../networks/<name>.xml
@@ -73,9 +75,13 @@ func (l Layout) LoadNetwork(name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := readFile(p)
+	data, err := ReadXMLFile(p, "network definition file "+p,
+		fmt.Sprintf("lxctl never writes one that large: net-define network '%s' again, or remove the file", name))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, netNotDefined(name, err)
+	}
+	if errors.Is(err, domainxml.ErrInvalid) {
+		return nil, newError(ErrCorrupt, err, err.Error())
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read network '%s': %w", name, err)

@@ -1,10 +1,14 @@
 package state
 
 import (
+	"errors"
 	"io/fs"
+	"os"
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/lxctl/lxctl/domainxml"
 )
 
 // maxRecord bounds what readFile reads: records and definitions are a few
@@ -17,7 +21,11 @@ const maxRecord = 16 << 20
 // fails for these files, and four fcntls); at 2-3 extra syscalls per file
 // and two files per running domain, that was most of what list spent per
 // domain. Errors are *fs.PathError, as os.ReadFile's.
-func readFile(path string) ([]byte, error) {
+func readFile(path string) ([]byte, error) { return readFileMax(path, maxRecord) }
+
+// readFileMax is readFile for files of at most limit bytes: a longer one
+// fails with EFBIG once limit+1 bytes are read, whatever its real length.
+func readFileMax(path string, limit int) ([]byte, error) {
 	fd, err := openRetry(path)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
@@ -31,7 +39,7 @@ func readFile(path string) ([]byte, error) {
 	buf := (*bp)[:0]
 	for {
 		if len(buf) == cap(buf) {
-			if len(buf) >= maxRecord {
+			if len(buf) > limit {
 				return nil, &fs.PathError{Op: "read", Path: path, Err: unix.EFBIG}
 			}
 			buf = append(buf, 0)[:len(buf)]
@@ -52,6 +60,9 @@ func readFile(path string) ([]byte, error) {
 			return out, nil
 		}
 		buf = buf[:len(buf)+n]
+		if len(buf) > limit {
+			return nil, &fs.PathError{Op: "read", Path: path, Err: unix.EFBIG}
+		}
 	}
 }
 
@@ -72,3 +83,20 @@ func openRetry(path string) (int, error) {
 // /proc file, without following a symlink in its last component, at most
 // 16 MiB. Errors are *fs.PathError.
 func ReadFile(path string) ([]byte, error) { return readFile(path) }
+
+// ReadXMLFile reads the domain or network document at path, refusing one
+// over domainxml.MaxDocumentSize after reading at most that much. what
+// names the document in the error ("domain XML vm1.xml") and fix says what
+// to do about it. Errors reading it are *fs.PathError, as os.ReadFile's.
+func ReadXMLFile(path, what, fix string) ([]byte, error) {
+	data, err := readFileMax(path, domainxml.MaxDocumentSize)
+	if errors.Is(err, unix.EFBIG) {
+		// Only the error path pays for the stat that gives the size.
+		size := int64(-1)
+		if fi, serr := os.Stat(path); serr == nil && fi.Mode().IsRegular() && fi.Size() > domainxml.MaxDocumentSize {
+			size = fi.Size()
+		}
+		return nil, domainxml.TooLarge(what, size, fix)
+	}
+	return data, err
+}
