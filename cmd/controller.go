@@ -54,7 +54,15 @@ func newControllerCmd(g *globals) *cobra.Command {
 				sync = os.NewFile(uintptr(fd), "sync")
 				os.Unsetenv("LXCTL_SYNC_FD")
 			}
-			return container.RunController(g.layout(), args[0], opts, sync)
+			// The copy of the domain lock lxctl start handed over: held
+			// until setup is reported (container.RunController closes it).
+			var lock *os.File
+			if fd, err := strconv.Atoi(os.Getenv(container.LockFDEnv)); err == nil && fd > 2 {
+				syscall.CloseOnExec(fd)
+				lock = os.NewFile(uintptr(fd), "domain-lock")
+				os.Unsetenv(container.LockFDEnv)
+			}
+			return container.RunController(g.layout(), args[0], opts, sync, lock)
 		},
 	}
 	opts.PidsLimit = container.DefaultPidsLimit
@@ -69,7 +77,7 @@ func newControllerCmd(g *globals) *cobra.Command {
 // on this process is exactly that controller, stdout and stderr on the
 // domain log.
 func runStandby() error {
-	req, err := standby.Receive(3)
+	req, lockFD, err := standby.Receive(3)
 	if errors.Is(err, io.EOF) {
 		return nil // the CLI had no domain to start
 	}
@@ -86,6 +94,9 @@ func runStandby() error {
 		}
 	}
 	unix.Close(logFd)
+	if lockFD >= 0 {
+		os.Setenv(container.LockFDEnv, strconv.Itoa(lockFD))
+	}
 	// From here on this is the domain's controller, and its command line
 	// must say so: it is how lxctl tells its controllers from any other
 	// process (state.Layout.IsController). Should the kernel refuse, exec
@@ -95,6 +106,9 @@ func runStandby() error {
 		exe, xerr := os.Executable()
 		if xerr != nil {
 			return fmt.Errorf("%w; and find lxctl's own binary: %w", err, xerr)
+		}
+		if lockFD >= 0 { // the domain lock goes with it through the exec
+			_, _ = unix.FcntlInt(uintptr(lockFD), unix.F_SETFD, 0)
 		}
 		return fmt.Errorf("%w; exec instead: %w", err, unix.Exec(exe, argv, os.Environ()))
 	}

@@ -58,7 +58,7 @@ func runCreate(g *globals, file string, validate bool, opts *startOptions) error
 		return err
 	}
 	d.SetDefaults(domainxml.HostArch(), emulatorPath())
-	if err := g.boot(d, opts); err != nil {
+	if err := g.boot(d, lk, opts); err != nil {
 		return err
 	}
 	fmt.Fprintf(g.io.Out, "Domain '%s' created from %s\n\n", d.Name, file)

@@ -9,6 +9,7 @@ import (
 	"github.com/lxctl/lxctl/container"
 	"github.com/lxctl/lxctl/domainxml"
 	"github.com/lxctl/lxctl/network"
+	"github.com/lxctl/lxctl/state"
 )
 
 type startOptions struct {
@@ -67,10 +68,19 @@ func (p *pidsLimitValue) String() string { return strconv.FormatInt(int64(*p), 1
 func (p *pidsLimitValue) Type() string   { return "int" }
 
 func runStart(g *globals, arg string, opts *startOptions) error {
-	return g.withLock(arg, func(name string) error { return startLocked(g, name, opts) })
+	name, err := g.host().Resolve(arg)
+	if err != nil {
+		return err
+	}
+	lk, err := g.host().Lock(name)
+	if err != nil {
+		return err
+	}
+	defer lk.Unlock()
+	return startLocked(g, name, lk, opts)
 }
 
-func startLocked(g *globals, name string, opts *startOptions) error {
+func startLocked(g *globals, name string, lk *state.Lock, opts *startOptions) error {
 	d, err := g.inspectLocked(name)
 	if err != nil {
 		return err
@@ -78,15 +88,18 @@ func startLocked(g *globals, name string, opts *startOptions) error {
 	if d.Active() {
 		return fmt.Errorf("domain '%s' is already running (id %d)", name, d.ID())
 	}
-	if err := g.boot(d.Def, opts); err != nil {
+	if err := g.boot(d.Def, lk, opts); err != nil {
 		return err
 	}
 	fmt.Fprintf(g.io.Out, "Domain '%s' started\n\n", name)
 	return nil
 }
 
-// boot starts a domain from a config; the caller holds its lock.
-func (g *globals) boot(def *domainxml.Domain, opts *startOptions) error {
+// boot starts a domain from a config; the caller holds its lock, lk. The
+// controller gets a copy of the lock and keeps it until it has reported
+// the end of its setup or died, so the domain stays locked through setup
+// even when this command is killed (kill -9) while it waits.
+func (g *globals) boot(def *domainxml.Domain, lk *state.Lock, opts *startOptions) error {
 	l := g.layout()
 	// As libvirt's packaging ships it, network 'default' exists: the
 	// first domain that needs it defines and starts the built-in one.
@@ -105,6 +118,6 @@ func (g *globals) boot(def *domainxml.Domain, opts *startOptions) error {
 	}
 	// The controller's command line is its identity (root and name):
 	// state.Layout.IsController checks it before anything signals it.
-	_, err := container.Start(l, def, l.ControllerArgs(def.Name, flags...))
+	_, err := container.Start(l, def, l.ControllerArgs(def.Name, flags...), lk.File())
 	return err
 }

@@ -63,9 +63,17 @@ type controller struct {
 }
 
 // RunController is the body of the hidden controller command. sync is the
-// pipe the starting CLI waits on. It returns when the domain has stopped
-// and everything it created is gone.
-func RunController(l state.Layout, name string, opts Options, sync *os.File) error {
+// pipe the starting CLI waits on; lock is this process's copy of the domain
+// lock (nil if none), closed once setup is over and reported, so that no
+// other command can touch the domain while it is set up or torn down after
+// a failed setup, even if the CLI that started it is gone. It returns when
+// the domain has stopped and everything it created is gone.
+func RunController(l state.Layout, name string, opts Options, sync *os.File, lock *os.File) error {
+	defer func() {
+		if lock != nil { // on every early return too
+			_ = lock.Close()
+		}
+	}()
 	// PR_SET_PDEATHSIG fires when the parent *thread* exits. Keeping the
 	// thread that forks init alive for the controller's whole life makes
 	// "init dies with its controller" mean exactly that.
@@ -88,6 +96,10 @@ func RunController(l state.Layout, name string, opts Options, sync *os.File) err
 		return err
 	}
 	report(sync, syncMessage{OK: true, PID: c.st.InitPID})
+	if lock != nil {
+		_ = lock.Close()
+		lock = nil
+	}
 	logrus.Infof("domain '%s' started: init pid %d", name, c.st.InitPID)
 	c.scheduleTrim()
 	return c.loop()

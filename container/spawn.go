@@ -26,8 +26,12 @@ const startTimeout = 60 * time.Second
 // dir, has this binary run as the detached controller with controllerArgs
 // (new session, own mount namespace, stdio to the domain log; see launch)
 // and waits on the sync channel until init runs or the start failed. The
-// caller holds the domain lock. On failure nothing is left behind.
-func Start(l state.Layout, d *domainxml.Domain, controllerArgs []string) (initPID int, retErr error) {
+// caller holds the domain lock; lock is its file, which the controller gets
+// a copy of (the same open file description, so the same flock) and closes
+// once it has reported: the domain stays locked until the controller's
+// setup is over, even if the caller dies first. On failure nothing is left
+// behind.
+func Start(l state.Layout, d *domainxml.Domain, controllerArgs []string, lock *os.File) (initPID int, retErr error) {
 	runDir, err := l.RunDir(d.Name)
 	if err != nil {
 		return 0, err
@@ -72,7 +76,7 @@ func Start(l state.Layout, d *domainxml.Domain, controllerArgs []string) (initPI
 	}
 	defer logFile.Close()
 	logStart, _ := logFile.Seek(0, io.SeekEnd)
-	ctl, err := launch(controllerArgs, logFile)
+	ctl, err := launch(controllerArgs, logFile, lock)
 	if err != nil {
 		return 0, err
 	}
@@ -103,12 +107,17 @@ type launched struct {
 	wait   func()
 }
 
+// LockFDEnv names the environment variable that tells a controller which
+// of its fds is its copy of the domain lock.
+const LockFDEnv = "LXCTL_LOCK_FD"
+
 // launch hands the start to the controller lxctl's C constructor has
 // already booted (package standby), or else re-executes this binary as one
-// (a new session, its own mount namespace, stdio to the domain log).
-func launch(args []string, logFile *os.File) (*launched, error) {
+// (a new session, its own mount namespace, stdio to the domain log). Either
+// way the controller gets lock (nil: none).
+func launch(args []string, logFile *os.File, lock *os.File) (*launched, error) {
 	if sb, ok := standby.Take(); ok {
-		if err := sb.Send(standby.Request{Args: args, Log: logFile.Name()}); err != nil {
+		if err := sb.Send(standby.Request{Args: args, Log: logFile.Name()}, lock); err != nil {
 			sb.Conn.Close()
 			sb.Kill()
 			return nil, err
@@ -137,6 +146,10 @@ func launch(args []string, logFile *os.File) (*launched, error) {
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = devNull, logFile, logFile
 	cmd.ExtraFiles = []*os.File{syncW}
 	cmd.Env = append(os.Environ(), "LXCTL_SYNC_FD=3")
+	if lock != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, lock)
+		cmd.Env = append(cmd.Env, LockFDEnv+"=4")
+	}
 	// A session of its own so no terminal signal reaches it; a mount
 	// namespace of its own for the host-root bind and libcontainer's work.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Cloneflags: unix.CLONE_NEWNS}

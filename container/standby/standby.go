@@ -91,14 +91,39 @@ func Release() {
 	}
 }
 
-// Send gives the controller its work.
-func (c *Controller) Send(r Request) error {
+// Send gives the controller its work, and with it extra (the domain lock;
+// nil for none) as an fd passed along the request's first byte: the
+// controller then holds the same open file, so the same flock.
+func (c *Controller) Send(r Request, extra *os.File) error {
 	data, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
-	if _, err := c.Conn.Write(append(data, '\n')); err != nil {
+	data = append(data, '\n')
+	raw, err := c.Conn.SyscallConn()
+	if err != nil {
 		return fmt.Errorf("hand the domain to the controller: %w", err)
+	}
+	var oob []byte
+	if extra != nil {
+		oob = unix.UnixRights(int(extra.Fd()))
+	}
+	for len(data) > 0 {
+		var n int
+		var serr error
+		// Write blocks (poller) until the socket takes data; Sendmsg with
+		// the rights goes out with the first chunk only.
+		werr := raw.Write(func(fd uintptr) bool {
+			n, serr = unix.SendmsgN(int(fd), data, oob, nil, 0)
+			return !errors.Is(serr, unix.EAGAIN)
+		})
+		if werr == nil {
+			werr = serr
+		}
+		if werr != nil {
+			return fmt.Errorf("hand the domain to the controller: %w", werr)
+		}
+		data, oob = data[n:], nil
 	}
 	return nil
 }
@@ -132,12 +157,37 @@ func exited(pid int) bool {
 // Receive is the standby controller's side: it blocks until the CLI sends
 // its Request on fd. io.EOF means the CLI went away without one. It reads
 // the raw fd, not an *os.File, whose finalizer would close the channel the
-// controller goes on to report on.
-func Receive(fd int) (*Request, error) {
+// controller goes on to report on. extra is the fd sent along (close-on-
+// exec), -1 if none.
+func Receive(fd int) (r *Request, extra int, err error) {
+	extra = -1
+	defer func() {
+		if err != nil && extra >= 0 {
+			unix.Close(extra)
+			extra = -1
+		}
+	}()
+	r, err = receive(fd, &extra)
+	return r, extra, err
+}
+
+func receive(fd int, extra *int) (*Request, error) {
 	var data []byte
 	buf := make([]byte, 4096)
+	oob := make([]byte, unix.CmsgSpace(4*4))
 	for len(data) == 0 || data[len(data)-1] != '\n' {
-		n, err := unix.Read(fd, buf)
+		n, oobn, _, _, err := unix.Recvmsg(fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if err == nil && oobn > 0 {
+			if fds := parseRights(oob[:oobn]); len(fds) > 0 {
+				for _, f := range fds[1:] {
+					unix.Close(f)
+				}
+				if *extra >= 0 {
+					unix.Close(*extra)
+				}
+				*extra = fds[0]
+			}
+		}
 		switch {
 		case errors.Is(err, unix.EINTR):
 			continue
@@ -160,4 +210,19 @@ func Receive(fd int) (*Request, error) {
 		return nil, errors.New("standby controller: empty request")
 	}
 	return &r, nil
+}
+
+// parseRights returns the fds of the SCM_RIGHTS messages in oob.
+func parseRights(oob []byte) []int {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil
+	}
+	var fds []int
+	for i := range msgs {
+		if got, err := unix.ParseUnixRights(&msgs[i]); err == nil {
+			fds = append(fds, got...)
+		}
+	}
+	return fds
 }
