@@ -132,6 +132,9 @@ func (g *globals) store(d *domainxml.Domain) error {
 	if err := l.EnsureDirs(); err != nil {
 		return err
 	}
+	// Temp files of an earlier define that was killed mid-write, of any
+	// name; before taking the lock, which the sweep tries for each name.
+	_ = l.SweepStale()
 	lk, err := l.LockDomain(d.Name, lockWait)
 	if err != nil {
 		return err

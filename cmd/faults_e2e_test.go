@@ -3,8 +3,10 @@ package cmd_test
 import (
 	"bytes"
 	"errors"
+	"math/rand"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -144,4 +146,163 @@ func waitLockFree(t *testing.T, e *env, name string) {
 		t.Fatalf("the lock of %s stayed held: %v", name, err)
 	}
 	lk.Unlock()
+}
+
+// TestSuspendResumeFullDisk: with the filesystem of the runtime records
+// full, suspend and resume cannot record the change; they fail, and the
+// domain stays as it was, on the host and in lxctl's answers. Once there
+// is room again both work.
+func TestSuspendResumeFullDisk(t *testing.T) {
+	e := newEnv(t)
+	name := e.name("full")
+	run := e.layout().Run
+	if err := os.MkdirAll(run, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// Mounted before start, so the controller's mount namespace (a copy
+	// made at start) has it too.
+	if err := unix.Mount("tmpfs", run, "tmpfs", 0, "size=1m,mode=0700"); err != nil {
+		t.Fatal(err)
+	}
+	fill := run + "/fill"
+	t.Cleanup(func() {
+		_ = os.Remove(fill)
+		if st, err := e.layout().ReadStatus(name); err == nil {
+			e.run("", "destroy", name)
+			waitGone(st.ControllerPID)
+		}
+		if err := unix.Unmount(run, unix.MNT_DETACH); err != nil {
+			t.Errorf("unmount %s: %v", run, err)
+		}
+	})
+	e.define(e.guestDomain(name, "", "", "sleep"))
+	e.ok("start", name)
+	fillUp := func() {
+		t.Helper()
+		f, err := os.Create(fill)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		buf := make([]byte, 4096)
+		for {
+			if _, err := f.Write(buf); err != nil {
+				if !errors.Is(err, unix.ENOSPC) {
+					t.Fatal(err)
+				}
+				return
+			}
+		}
+	}
+	expect := func(when, want, freezer string) {
+		t.Helper()
+		if d := e.agree(name, true); d != "" {
+			t.Fatalf("%s: %s", when, d)
+		}
+		if v, _ := e.lxctlView(name); v.domstate != want {
+			t.Fatalf("%s: domstate %q, want %q", when, v.domstate, want)
+		}
+		if got := freezerState(name); got != freezer {
+			t.Fatalf("%s: freezer %q, want %q", when, got, freezer)
+		}
+	}
+
+	fillUp()
+	if msg := e.fails("suspend", name); !strings.Contains(msg, "no space left") {
+		t.Errorf("suspend on a full disk: %q, want the cause", msg)
+	}
+	expect("after a failed suspend", "running", "THAWED")
+	if msg := e.fails("suspend", name); !strings.Contains(msg, "no space left") {
+		t.Errorf("second suspend on a full disk: %q", msg)
+	}
+	expect("after a second failed suspend", "running", "THAWED")
+	if msg := e.fails("resume", name); !strings.Contains(msg, "not paused") {
+		t.Errorf("resume of a domain whose suspend failed: %q", msg)
+	}
+
+	if err := os.Remove(fill); err != nil {
+		t.Fatal(err)
+	}
+	e.ok("suspend", name)
+	expect("after suspend", "paused", "FROZEN")
+	fillUp()
+	if msg := e.fails("resume", name); !strings.Contains(msg, "no space left") {
+		t.Errorf("resume on a full disk: %q, want the cause", msg)
+	}
+	expect("after a failed resume", "paused", "FROZEN")
+	if err := os.Remove(fill); err != nil {
+		t.Fatal(err)
+	}
+	e.ok("resume", name)
+	expect("after resume", "running", "THAWED")
+	e.ok("shutdown", name, "--timeout", "30s")
+	expect("after shutdown", "shut off", "")
+}
+
+// TestDefineKilledMidWrite: define killed (SIGKILL) at random moments
+// leaves at most a temp file, which the next list or define sweeps; the
+// stored definition is always a whole one, the old or the new.
+func TestDefineKilledMidWrite(t *testing.T) {
+	e := newEnv(t)
+	rng := seededRand(t, "LXCTL_FAULT_SEED")
+	name := e.name("def")
+	e.define(e.guestDomain(name, "", "", "sleep"))
+	in := filepath.Join(e.root, "redefine.xml")
+	if err := os.WriteFile(in, []byte(e.guestDomain(name, "", "", "print", "v2", "sleep")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	temps := func() []string {
+		m, _ := filepath.Glob(filepath.Join(e.layout().Domains, ".*.tmp-*"))
+		return m
+	}
+	left := 0
+	for i := 0; i < 40; i++ {
+		c := exec.Command(lxctlBin, "--root", e.root, "define", in)
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(rng.Intn(4000)) * time.Microsecond)
+		_ = c.Process.Kill()
+		_ = c.Wait()
+		if len(temps()) > 0 {
+			left++
+		}
+		if i%2 == 0 {
+			e.ok("list", "--all")
+		} else {
+			e.define(e.guestDomain(name, "", "", "sleep"))
+		}
+		if tf := temps(); len(tf) > 0 {
+			t.Fatalf("kill %d: temp files left after the next command: %v", i, tf)
+		}
+		if out := e.ok("dumpxml", name); !strings.Contains(out, "</domain>") {
+			t.Fatalf("kill %d: the stored definition is not whole: %q", i, out)
+		}
+	}
+	// A killed define's leftover, as os.CreateTemp names it, whatever the
+	// timing above managed to hit.
+	p := filepath.Join(e.layout().Domains, "."+name+".xml.tmp-987654")
+	if err := os.WriteFile(p, []byte("<domain"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.ok("list", "--all")
+	if tf := temps(); len(tf) > 0 {
+		t.Fatalf("list left %v", tf)
+	}
+	t.Logf("%d of 40 kills left a temp file behind", left)
+}
+
+// seededRand returns a random source seeded from env var (for replaying a
+// failure) or the clock, and logs the seed.
+func seededRand(t *testing.T, envVar string) *rand.Rand {
+	seed := time.Now().UnixNano()
+	if s := os.Getenv(envVar); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			t.Fatalf("%s=%q: %v", envVar, s, err)
+		}
+		seed = n
+	}
+	t.Logf("seed %d (replay with %s=%d)", seed, envVar, seed)
+	return rand.New(rand.NewSource(seed))
 }

@@ -60,6 +60,9 @@ type listEntry struct {
 
 func runList(g *globals, opts *listOptions) error {
 	l := g.layout()
+	// What a killed define or start left (temp files, a runtime dir with
+	// no record) goes first; best-effort, list answers regardless.
+	_ = l.SweepStale()
 	defined, err := l.ListDefinitions()
 	if err != nil {
 		return err

@@ -554,26 +554,62 @@ func (c *controller) scheduleTrim() {
 	c.trim = time.AfterFunc(trimDelay, trimResident)
 }
 
+// suspend freezes the container and records it. The record is what the
+// next command reads, so a freeze that cannot be recorded (a full disk) is
+// undone: the domain is either paused and recorded paused, or running.
+// Whether it is paused is asked of the freezer, not of the record.
 func (c *controller) suspend() error {
-	if c.st.State == "paused" {
-		return nil
+	frozen, err := cgroup.IsFrozen(c.st.CgroupPaths)
+	if err != nil {
+		return err
+	}
+	if frozen && c.st.State == "paused" {
+		return nil // as libvirt: suspending a paused domain is no error
 	}
 	if err := cgroup.Freeze(c.cgPaths); err != nil {
 		return err
 	}
-	c.st.State, c.st.Reason = "paused", "user"
-	return c.l.WriteStatus(c.st)
+	return c.record("paused", "user", func() error { return cgroup.Thaw(c.st.CgroupPaths) })
 }
 
+// resume thaws the container and records it, or freezes it again when the
+// record cannot be written.
 func (c *controller) resume() error {
-	if c.st.State != "paused" {
-		return errors.New("domain is already running")
+	frozen, err := cgroup.IsFrozen(c.st.CgroupPaths)
+	if err != nil {
+		return err
+	}
+	if !frozen && c.st.State != "paused" {
+		return errors.New("domain is already running (not paused)")
 	}
 	if err := cgroup.Thaw(c.cgPaths); err != nil {
 		return err
 	}
-	c.st.State, c.st.Reason = "running", "unpaused"
-	return c.l.WriteStatus(c.st)
+	return c.record("running", "unpaused", func() error { return cgroup.Freeze(c.st.CgroupPaths) })
+}
+
+// record writes the status record with a new state; when it cannot, the
+// record in memory is restored and undo reverts the change on the host.
+func (c *controller) record(state, reason string, undo func() error) error {
+	prevState, prevReason := c.st.State, c.st.Reason
+	c.st.State, c.st.Reason = state, reason
+	err := c.l.WriteStatus(c.st)
+	if err == nil {
+		return nil
+	}
+	c.st.State, c.st.Reason = prevState, prevReason
+	if uerr := undo(); uerr != nil {
+		logrus.Errorf("domain is %s but could not record it (%v), and undoing it failed: %v", state, err, uerr)
+		return fmt.Errorf("the domain is %s but that could not be recorded: %w; undoing it failed too: %v", state, err, uerr)
+	}
+	return fmt.Errorf("could not record the change, so it was undone and the domain stays %s: %w", virshWord(prevState), err)
+}
+
+func virshWord(state string) string {
+	if state == "starting" {
+		return "running"
+	}
+	return state
 }
 
 // destroy kills the container and tears everything down, then answers the
