@@ -306,3 +306,53 @@ func seededRand(t *testing.T, envVar string) *rand.Rand {
 	t.Logf("seed %d (replay with %s=%d)", seed, envVar, seed)
 	return rand.New(rand.NewSource(seed))
 }
+
+// TestControllerLogCapped: the controller's log is rotated to .1 at its
+// cap, so a domain that reboots in a loop cannot fill the disk with it.
+// The cap is lowered (LXCTL_CONTROLLER_LOG_LIMIT) to see several rotations
+// quickly; each restart logs a line.
+func TestControllerLogCapped(t *testing.T) {
+	e := newEnv(t)
+	name := e.name("log")
+	e.define(e.guestDomain(name, "", "", "sleep", "0.01", "reboot"))
+	const limit = 2048
+	c := exec.Command(lxctlBin, "--root", e.root, "start", name)
+	c.Env = append(os.Environ(), "LXCTL_CONTROLLER_LOG_LIMIT=2048")
+	if out, err := c.CombinedOutput(); err != nil {
+		t.Fatalf("start: %v: %s", err, out)
+	}
+	logPath, _ := e.layout().LogPath(name)
+	inode := func(p string) uint64 {
+		var st unix.Stat_t
+		if unix.Stat(p, &st) != nil {
+			return 0
+		}
+		return st.Ino
+	}
+	// Three rotations: log.1 is replaced three times.
+	seen := map[uint64]bool{}
+	e.waitFor("three rotations of the controller log", func() bool {
+		if ino := inode(logPath + ".1"); ino != 0 {
+			seen[ino] = true
+		}
+		return len(seen) >= 3
+	})
+	e.ok("destroy", name)
+	for _, p := range []string{logPath, logPath + ".1"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A write that crosses the cap finishes before the rotation.
+		if fi.Size() > limit+1024 {
+			t.Errorf("%s is %d bytes, over the cap of %d", p, fi.Size(), limit)
+		}
+	}
+	old, _ := os.ReadFile(logPath + ".1")
+	if !strings.Contains(string(old), "restarting") {
+		t.Errorf("the rotated log does not hold the restarts: %q", old)
+	}
+	if m, _ := filepath.Glob(logPath + ".*"); len(m) != 1 {
+		t.Errorf("log files: %v, want the log and one rotated one", m)
+	}
+}

@@ -79,6 +79,9 @@ func RunController(l state.Layout, name string, opts Options, sync *os.File, loc
 	// "init dies with its controller" mean exactly that.
 	runtime.LockOSThread()
 	signal.Ignore(unix.SIGHUP, unix.SIGPIPE)
+	if w, err := openControllerLog(l, name); err == nil {
+		logrus.SetOutput(w)
+	}
 
 	// Mounts made here (the host-root bind, making / rslave) must stay in
 	// the mount namespace lxctl start made for the controller; run any
