@@ -60,10 +60,18 @@ func lockHeldAfterKilledStart(t *testing.T, e *env, env []string) bool {
 	cliDone := make(chan struct{})
 	go func() { _ = cli.Wait(); close(cliDone) }()
 	ctl := 0
+	// The CLI's child that runs lxctl __controller: the standby, or the
+	// exec'd controller (not the CLI's own fork before the exec, nor the
+	// short-lived probe child Go's runtime forks to test pidfd support).
 	for ctl == 0 {
-		if kids := childrenOf(cli.Process.Pid); len(kids) > 0 {
-			ctl = kids[0]
-			_ = unix.Kill(ctl, unix.SIGSTOP)
+		for _, k := range childrenOf(cli.Process.Pid) {
+			if args := cmdlineArgs(k); len(args) > 1 && args[1] == "__controller" {
+				ctl = k
+				_ = unix.Kill(ctl, unix.SIGSTOP)
+				break
+			}
+		}
+		if ctl != 0 {
 			break
 		}
 		select {
@@ -121,7 +129,9 @@ func lockHeldAfterKilledStart(t *testing.T, e *env, env []string) bool {
 		t.Fatal("the second start did not finish after the first controller went on")
 	}
 	if secondErr == nil || !strings.Contains(out.String(), "already running") {
-		t.Errorf("second start: %v: %q, want it refused: the domain is already running", secondErr, out.String())
+		logPath, _ := e.layout().LogPath(name)
+		log, _ := os.ReadFile(logPath)
+		t.Errorf("second start: %v: %q, want it refused: the domain is already running\ndomain log:\n%s", secondErr, out.String(), log)
 	}
 	if d := e.settle(name, true); d != "" {
 		t.Fatalf("after the killed start: %s", d)

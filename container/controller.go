@@ -94,6 +94,9 @@ func RunController(l state.Layout, name string, opts Options, sync *os.File, loc
 	c := &controller{l: l, name: name, opts: opts, reqs: make(chan *controlRequest), initEnd: make(chan syscall.WaitStatus, 1)}
 	err := c.setup()
 	if err != nil {
+		// Logged as well as reported: the start that waits for the
+		// report may be gone (killed), and then this is all there is.
+		logrus.Errorf("start of domain '%s' failed: %v", name, err)
 		c.teardown("failed", 0, "")
 		report(sync, syncMessage{Error: err.Error()})
 		return err
