@@ -565,7 +565,7 @@ func (c *controller) scheduleTrim() {
 // undone: the domain is either paused and recorded paused, or running.
 // Whether it is paused is asked of the freezer, not of the record.
 func (c *controller) suspend() error {
-	frozen, err := cgroup.IsFrozen(c.st.CgroupPaths)
+	frozen, err := cgroup.IsFrozen(c.cgPaths)
 	if err != nil {
 		return err
 	}
@@ -575,13 +575,13 @@ func (c *controller) suspend() error {
 	if err := cgroup.Freeze(c.cgPaths); err != nil {
 		return err
 	}
-	return c.record("paused", "user", func() error { return cgroup.Thaw(c.st.CgroupPaths) })
+	return c.record("paused", "user", func() error { return cgroup.Thaw(c.cgPaths) })
 }
 
 // resume thaws the container and records it, or freezes it again when the
 // record cannot be written.
 func (c *controller) resume() error {
-	frozen, err := cgroup.IsFrozen(c.st.CgroupPaths)
+	frozen, err := cgroup.IsFrozen(c.cgPaths)
 	if err != nil {
 		return err
 	}
@@ -591,7 +591,7 @@ func (c *controller) resume() error {
 	if err := cgroup.Thaw(c.cgPaths); err != nil {
 		return err
 	}
-	return c.record("running", "unpaused", func() error { return cgroup.Freeze(c.st.CgroupPaths) })
+	return c.record("running", "unpaused", func() error { return cgroup.Freeze(c.cgPaths) })
 }
 
 // record writes the status record with a new state; when it cannot, the

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/lxctl/lxctl/cgroup"
 	"github.com/lxctl/lxctl/container"
 	"github.com/lxctl/lxctl/domainxml"
 	"github.com/lxctl/lxctl/state"
@@ -296,6 +298,7 @@ func (h *Host) Inspect(name string, o Opts) (*Domain, error) {
 			d.Status = rec
 			d.State, d.Reason = virshState(rec.State), rec.Reason
 			h.checkCgroups(d, rec)
+			h.checkFrozen(d, rec)
 		}
 		if o.ParseLive {
 			d.Live, d.LiveErr = h.readLive(name)
@@ -346,6 +349,42 @@ func (h *Host) checkCgroups(d *Domain, rec *state.Status) {
 			d.warn("status record of domain '%s' names cgroup %s (%s), which is not the domain's: ignored", d.Name, p, k)
 			return
 		}
+	}
+}
+
+// checkFrozen makes "running" or "paused" the freezer's word rather than
+// the record's: the controller records a pause or resume before it
+// answers, but a controller killed between the two, or a hand on the
+// freezer, would leave the record behind the host. The cgroup is the
+// domain's own (derived); the record only hints at its partition when no
+// config was parsed (list).
+func (h *Host) checkFrozen(d *Domain, rec *state.Status) {
+	if d.State != "running" && d.State != "paused" {
+		return
+	}
+	part := container.DefaultPartition
+	if d.Live != nil || d.Def != nil {
+		if p, err := container.Partition(d.Config()); err == nil {
+			part = p
+		}
+	} else if rec.CgroupPath != "" {
+		part = filepath.Dir(rec.CgroupPath)
+	}
+	dirs, err := container.CgroupDirs(h.L, d.Name, part)
+	if err != nil {
+		return
+	}
+	frozen, err := cgroup.IsFrozen(dirs)
+	if err != nil {
+		return
+	}
+	switch {
+	case frozen && d.State == "running":
+		d.State, d.Reason = "paused", "unknown"
+		d.warn("domain '%s' is frozen though its record says it runs", d.Name)
+	case !frozen && d.State == "paused":
+		d.State, d.Reason = "running", "unknown"
+		d.warn("domain '%s' is not frozen though its record says it is paused", d.Name)
 	}
 }
 
