@@ -366,3 +366,55 @@ func TestControllerLogCapped(t *testing.T) {
 		t.Errorf("log files: %v, want the log and one rotated one", m)
 	}
 }
+
+// TestRebootWithFIFOPasswd: a container that turns its /etc/passwd into a
+// FIFO cannot block its controller, which reads that file for <inituser>
+// at every (re)start: reboot completes and the domain runs again (a
+// numeric user needs no passwd entry). The wait below is only a bound.
+func TestRebootWithFIFOPasswd(t *testing.T) {
+	e := newEnv(t)
+	name := e.name("fifo")
+	root := e.privateRoot()
+	if err := os.WriteFile(filepath.Join(root, "etc", "passwd"), []byte("root:x:0:0:root:/:/guest\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	xml := e.guestDomain(name, "", "", "print", "booted", "mkfifo", "/etc/passwd", "sleep")
+	xml = strings.Replace(xml, "<init>/guest</init>", "<init>/guest</init>\n    <inituser>0</inituser>\n    <initgroup>0</initgroup>", 1)
+	e.define(xml)
+	e.ok("start", name)
+	e.waitConsole(name, "fifo /etc/passwd")
+	fi, err := os.Lstat(filepath.Join(root, "etc", "passwd"))
+	if err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+		t.Fatalf("the guest did not make /etc/passwd a FIFO: %v %v", fi, err)
+	}
+	before := e.status(name).InitPID
+	done := make(chan result, 1)
+	go func() { done <- e.run("", "reboot", name) }()
+	select {
+	case r := <-done:
+		if r.code != 0 {
+			t.Fatalf("reboot: exit %d: %s", r.code, r.stderr)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("reboot did not complete: the controller is blocked on the container's FIFO")
+	}
+	e.waitFor("the rebooted init to run", func() bool {
+		return strings.Count(e.consoleLog(name), "booted") >= 2
+	})
+	if after := e.status(name).InitPID; after == before {
+		t.Errorf("init pid %d unchanged after reboot", after)
+	}
+	if d := e.agree(name, true); d != "" {
+		t.Fatal(d)
+	}
+	if v, _ := e.lxctlView(name); v.domstate != "running" {
+		t.Errorf("domstate %q after reboot, want running", v.domstate)
+	}
+	// A named user cannot be looked up in a FIFO: the error says why,
+	// promptly, rather than hanging.
+	e.ok("destroy", name)
+	e.define(strings.Replace(xml, "<inituser>0</inituser>", "<inituser>root</inituser>", 1))
+	if msg := e.fails("start", name); !strings.Contains(msg, "not a regular file") {
+		t.Errorf("start with a named user and a FIFO passwd: %q", msg)
+	}
+}

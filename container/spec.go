@@ -4,6 +4,7 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -202,29 +203,25 @@ func unwrapPathErr(err error) error {
 // init that does not exist in the container root, is not an executable
 // file, or is built for another machine.
 func checkInit(init, rootfs string) error {
-	p, err := securejoin.SecureJoin(rootfs, init)
-	if err != nil {
-		return fmt.Errorf("init '%s': %w", init, err)
-	}
 	where := "in the container root " + rootfs
 	if rootfs == "/" {
 		where = "on the host root (the domain has no <filesystem> with target '/')"
 	}
-	fi, err := os.Stat(p)
-	if err != nil {
-		return fmt.Errorf("cannot find init '%s' %s: %w", init, where, unwrapPathErr(err))
-	}
-	if !fi.Mode().IsRegular() {
+	// Opened as any container file the controller reads (rootfsfile.go):
+	// a FIFO there must not hang the start.
+	f, fi, err := openRootfsFile(rootfs, init)
+	switch {
+	case errors.Is(err, errNotRegular):
 		return fmt.Errorf("init '%s' %s is not a regular file", init, where)
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("cannot find init '%s' %s: %w", init, where, unwrapPathErr(err))
+	case err != nil:
+		return fmt.Errorf("init '%s': %w", init, unwrapPathErr(err))
 	}
+	defer f.Close()
 	if fi.Mode().Perm()&0o111 == 0 {
 		return fmt.Errorf("init '%s' %s is not executable (chmod +x it)", init, where)
 	}
-	f, err := os.Open(p)
-	if err != nil {
-		return fmt.Errorf("init '%s': %w", init, err)
-	}
-	defer f.Close()
 	var magic [4]byte
 	if _, err := f.ReadAt(magic[:], 0); err != nil {
 		return fmt.Errorf("init '%s' %s is not an executable (too short)", init, where)
@@ -502,10 +499,18 @@ func InitUser(d *domainxml.Domain, rootfs string) (uid, gid int, groups []int, e
 	if d.OS.InitGroup != "" {
 		spec += ":" + d.OS.InitGroup
 	}
-	passwd, _ := securejoin.SecureJoin(rootfs, "/etc/passwd")
-	group, _ := securejoin.SecureJoin(rootfs, "/etc/group")
-	u, err := user.GetExecUserPath(strings.TrimPrefix(spec, "+"), &user.ExecUser{}, passwd, group)
+	// The container owns these files: read so that one that is a FIFO,
+	// huge, or a symlink out of the root cannot block or fool the
+	// controller (rootfsfile.go). Numeric ids work without them.
+	passwd, pnote := rootfsDB(rootfs, "/etc/passwd")
+	group, gnote := rootfsDB(rootfs, "/etc/group")
+	u, err := user.GetExecUser(strings.TrimPrefix(spec, "+"), &user.ExecUser{}, passwd, group)
 	if err != nil {
+		for _, n := range []string{pnote, gnote} {
+			if n != "" {
+				err = fmt.Errorf("%w (%s)", err, n)
+			}
+		}
 		return 0, 0, nil, fmt.Errorf("<inituser>/<initgroup> '%s' in the container: %w", spec, err)
 	}
 	return u.Uid, u.Gid, u.Sgids, nil

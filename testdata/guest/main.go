@@ -12,6 +12,7 @@
 //	guest reboot|poweroff|halt   call reboot(2)
 //	guest reopen SECONDS    close stdio, wait, reopen /dev/console, print "console reopened"
 //	guest ignoreterm        ignore SIGTERM from now on (a Go init dies of it otherwise)
+//	guest mkfifo PATH       replace PATH with a FIFO
 //	guest cat               copy stdin to stdout until EOF
 //	guest info              print hostname, pid, uid, gid, cwd and the environment
 //	guest ifaces            print "iface NAME MAC MTU up|down ADDR..." per network interface
@@ -192,6 +193,20 @@ func step(args []string) ([]string, error) {
 		}
 		fmt.Fprintln(os.Stdout, "console reopened")
 		return rest, nil
+	case "mkfifo":
+		// Replace a file with a FIFO, as a broken or hostile container
+		// may do to files the controller reads (/etc/passwd).
+		if len(args) < 2 {
+			return nil, fmt.Errorf("mkfifo needs a path")
+		}
+		if err := os.Remove(args[1]); err != nil && !os.IsNotExist(err) {
+			return nil, err
+		}
+		if err := syscall.Mkfifo(args[1], 0o644); err != nil {
+			return nil, err
+		}
+		fmt.Printf("fifo %s\n", args[1])
+		return args[2:], nil
 	case "ignoreterm":
 		signal.Ignore(syscall.SIGTERM)
 		return args[1:], nil
