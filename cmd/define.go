@@ -3,6 +3,7 @@ package cmd
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -49,6 +50,11 @@ func readInput(g *globals, kind, file string) ([]byte, error) {
 	// under the root that state.ReadXMLFile reads: open it plainly.
 	f, err := os.Open(file)
 	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			// A newline in the path would split the message into lines.
+			pe.Path = domainxml.Printable(pe.Path)
+		}
 		return nil, err
 	}
 	defer f.Close()

@@ -126,3 +126,39 @@ func runRusage(t *testing.T, e *env, stdin string, args ...string) (result, int6
 	}
 	return result{out.String(), errb.String(), c.ProcessState.ExitCode()}, c.ProcessState.SysUsage().(*syscall.Rusage).Maxrss
 }
+
+// TestErrorsEscapeInput: names, paths and XML values echoed in errors are
+// escaped, so they cannot colour or clear the terminal or forge lines of
+// output: each error is exactly its own "error: " lines.
+func TestErrorsEscapeInput(t *testing.T) {
+	e := newEnv(t)
+	evil := "a\x1b[31mred\nerror: forged"
+	shown := `a\x1b[31mred\nerror: forged`
+	check := func(what, stderr string, lines int, want ...string) {
+		t.Helper()
+		if strings.ContainsAny(stderr, "\x1b\r\u009b") || strings.Count(stderr, "\n") != lines {
+			t.Errorf("%s: stderr is not %d escaped lines: %q", what, lines, stderr)
+		}
+		for _, w := range want {
+			if !strings.Contains(stderr, w) {
+				t.Errorf("%s: stderr %q lacks %q", what, stderr, w)
+			}
+		}
+	}
+	check("dominfo", e.fails("dominfo", evil), 1, "failed to get domain '"+shown+"'")
+	check("destroy", e.fails("destroy", evil), 2, "Failed to destroy domain '"+shown+"'", "failed to get domain '"+shown+"'")
+	check("start", e.fails("start", evil), 2, "Failed to start domain '"+shown+"'")
+	check("shutdown --signal", e.fails("shutdown", "--signal", evil, "x"), 2, "unknown signal '"+shown+"'")
+	missing := filepath.Join(t.TempDir(), evil+".xml")
+	check("define of a missing file", e.fails("define", missing), 2, "open "+filepath.Dir(missing)+"/"+shown+".xml: no such file")
+	// XML forbids ESC, but a C1 CSI (U+009B) and a newline are legal text.
+	r := e.run("<domain type='lxc'><name>x</name><memory>1\u009b31m\nerror: forged</memory><os><type>exe</type><init>/i</init></os></domain>", "define", "-")
+	check("define with a bad value", r.stderr, 2, `size '1\u009b31m\nerror: forged' is not a whole number`)
+	r = e.run("<domain type='lxc'><name>x\u009b2J</name><memory>1</memory><os><type>exe</type><init>/i</init></os></domain>", "define", "-")
+	check("define with a bad name", r.stderr, 2, `invalid name 'x\u009b2J'`)
+	r = e.run("<network><name>n</name><bridge name='b\u009b31m\nx'/></network>", "net-define", "-")
+	check("net-define", r.stderr, 2, `bridge name 'b\u009b31m\nx'`)
+	if r.code != 1 {
+		t.Errorf("net-define: exit %d", r.code)
+	}
+}

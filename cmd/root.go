@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lxctl/lxctl/container/standby"
+	"github.com/lxctl/lxctl/domainxml"
 	"github.com/lxctl/lxctl/state"
 )
 
@@ -63,14 +64,19 @@ func failed(err error, format string, args ...any) error {
 	return &failure{what: fmt.Sprintf(format, args...), err: err}
 }
 
+// printError writes err as "error: " lines. Messages echo names, paths and
+// values a user passed; anything a terminal would act on is escaped here,
+// whatever package the message came from. Newlines separate the lines of
+// a message (a joined list, a log tail), so a value that may hold one is
+// escaped where the message is made (domainxml.Printable).
 func printError(io *IOStreams, err error) {
 	var f *failure
 	if errors.As(err, &f) {
-		fmt.Fprintf(io.ErrOut, "error: %s\n", f.what)
+		fmt.Fprintf(io.ErrOut, "error: %s\n", domainxml.Printable(f.what))
 		err = f.err
 	}
 	for _, line := range strings.Split(strings.TrimRight(err.Error(), "\n"), "\n") {
-		fmt.Fprintf(io.ErrOut, "error: %s\n", line)
+		fmt.Fprintf(io.ErrOut, "error: %s\n", domainxml.Printable(line))
 	}
 }
 

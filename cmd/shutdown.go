@@ -11,6 +11,7 @@ import (
 
 	"github.com/lxctl/lxctl/container"
 	"github.com/lxctl/lxctl/domain"
+	"github.com/lxctl/lxctl/domainxml"
 )
 
 type shutdownOptions struct {
@@ -51,7 +52,7 @@ func parseSignal(s string) (unix.Signal, error) {
 		if rest != "" {
 			n, err := strconv.Atoi(strings.TrimPrefix(rest, "+"))
 			if err != nil || !strings.HasPrefix(rest, "+") {
-				return 0, fmt.Errorf("unknown signal '%s' (use e.g. SIGRTMIN+3)", s)
+				return 0, fmt.Errorf("unknown signal '%s' (use e.g. SIGRTMIN+3)", domainxml.Printable(s))
 			}
 			off = n
 		}
@@ -63,7 +64,7 @@ func parseSignal(s string) (unix.Signal, error) {
 	if sig := unix.SignalNum(up); sig != 0 {
 		return sig, nil
 	}
-	return 0, fmt.Errorf("unknown signal '%s' (use a name like SIGTERM or a number)", s)
+	return 0, fmt.Errorf("unknown signal '%s' (use a name like SIGTERM or a number)", domainxml.Printable(s))
 }
 
 func runShutdown(g *globals, arg string, opts *shutdownOptions) error {

@@ -39,7 +39,8 @@ func ErrNoDomain(arg string) error {
 type unknownError struct{ arg string }
 
 func (e *unknownError) Error() string {
-	return fmt.Sprintf("failed to get domain '%s': no domain with that name, uuid or id (see 'lxctl list --all')", e.arg)
+	// The argument is anything a user or script passed: escape it.
+	return fmt.Sprintf("failed to get domain '%s': no domain with that name, uuid or id (see 'lxctl list --all')", domainxml.Printable(e.arg))
 }
 
 func (e *unknownError) Is(target error) bool { return target == ErrUnknown }

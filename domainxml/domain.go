@@ -286,7 +286,7 @@ type Warning struct {
 
 func (w Warning) String() string {
 	if w.Line > 0 {
-		return "line " + strconv.Itoa(w.Line) + ": " + w.Message
+		return Printable("line " + strconv.Itoa(w.Line) + ": " + w.Message)
 	}
-	return w.Message
+	return Printable(w.Message)
 }

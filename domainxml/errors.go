@@ -2,7 +2,11 @@ package domainxml
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // ErrInvalid classifies every parse and validation failure, so callers can
@@ -28,7 +32,42 @@ func (e *Error) Error() string {
 	if e.Line > 0 {
 		s = "line " + strconv.Itoa(e.Line) + ": " + s
 	}
-	return s
+	return Printable(s)
+}
+
+// Printable returns s with everything a terminal would not show as text
+// escaped, Go style: control characters (\x1b, \n, \r, \t), other
+// non-printable runes such as C1 controls and bidi overrides (\u009b,
+// \u202e), and bytes that are not UTF-8 (\xff). Error messages echo what a
+// user wrote; printed raw, an escape sequence in a value could recolour or
+// rewrite the terminal, and a newline could forge a line of output.
+// Printable text is returned unchanged, backslashes included.
+func Printable(s string) string {
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || !unicode.IsPrint(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case unicode.IsPrint(r):
+			b.WriteString(s[i : i+size])
+		default:
+			q := strconv.QuoteRuneToASCII(r) // '\x1b', '\n', '\u202e'
+			b.WriteString(q[1 : len(q)-1])
+		}
+		i += size
+	}
+	return b.String()
 }
 
 // Unwrap makes errors.Is(err, ErrInvalid) true for every *Error.

@@ -49,8 +49,24 @@ func (ip *NetIP) Subnet() netip.Prefix { return ip.Prefix.Masked() }
 func (ip *NetIP) HasRange() bool { return ip.RangeStart.IsValid() }
 
 // ParseNetwork reads, checks and fills in a network definition. Errors name
-// the element and say what to write instead.
+// the element and say what to write instead, with the values they echo
+// escaped (Printable).
 func ParseNetwork(data []byte) (*Network, error) {
+	n, err := parseNetwork(data)
+	if err != nil {
+		return nil, printableError{err}
+	}
+	return n, nil
+}
+
+// printableError shows err's message through Printable; errors.Is and As
+// still see err.
+type printableError struct{ err error }
+
+func (e printableError) Error() string { return Printable(e.err.Error()) }
+func (e printableError) Unwrap() error { return e.err }
+
+func parseNetwork(data []byte) (*Network, error) {
 	if len(data) > MaxDocumentSize {
 		return nil, fmt.Errorf("network XML: %w", TooLarge("the document", int64(len(data)), "a network definition is a few hundred bytes"))
 	}
