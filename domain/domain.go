@@ -316,6 +316,9 @@ func (h *Host) Inspect(name string, o Opts) (*Domain, error) {
 		if errors.Is(recErr, state.ErrCorrupt) {
 			d.warn("%v", recErr)
 		}
+		if rec != nil {
+			h.checkCgroups(d, rec)
+		}
 		if err := h.sweepDead(d, o.HaveLock); err != nil {
 			return nil, err
 		}

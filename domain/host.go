@@ -64,6 +64,9 @@ func (h *Host) Destroy(name string) (warnings []string, err error) {
 		return d.Warnings, err
 	}
 	d.Controller = ctl
+	if rec != nil {
+		h.checkCgroups(d, rec)
+	}
 	t := h.target(d, rec, ctl)
 	if ctl == nil && rec == nil && !errors.Is(recErr, state.ErrCorrupt) && !h.hasLeftovers(t) {
 		return d.Warnings, ErrNotRunning(name)
