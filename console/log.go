@@ -59,6 +59,9 @@ func openCapLog(path string, limit int64) (*capLog, error) {
 	// O_NOFOLLOW: a symlink planted at the log's path must not make the
 	// controller (root) append container output to any file it points to.
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o600)
+	if errors.Is(err, unix.ELOOP) {
+		return nil, fmt.Errorf("console log %s is a symlink: it is not written through one (remove it)", path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open console log: %w", err)
 	}

@@ -71,6 +71,9 @@ func Start(l state.Layout, d *domainxml.Domain, controllerArgs []string, lock *o
 	// O_NOFOLLOW: the controller's output must never land in a file a
 	// symlink at the log's path points to.
 	logFile, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND|unix.O_NOFOLLOW, 0o600)
+	if errors.Is(err, unix.ELOOP) {
+		return 0, fmt.Errorf("domain log %s is a symlink: lxctl does not write through one (remove it)", logPath)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("domain log: %w", err)
 	}
