@@ -57,3 +57,40 @@ func BenchmarkListDefinitions(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkFindControllers is the cost of rediscovering controllers from
+// /proc, which list pays once and other commands pay when a domain has no
+// record that leads to its controller. It grows with the host's process
+// count (reported as procs).
+func BenchmarkFindControllers(b *testing.B) {
+	l := NewLayout(b.TempDir())
+	ents, _ := os.ReadDir("/proc")
+	procs := 0
+	for _, e := range ents {
+		if e.Name()[0] >= '0' && e.Name()[0] <= '9' {
+			procs++
+		}
+	}
+	b.ReportMetric(float64(procs), "procs")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := l.FindControllers(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkIsController is what verifying a recorded controller adds per
+// running domain: a stat and a read of /proc/<pid>/cmdline beyond Alive.
+func BenchmarkIsController(b *testing.B) {
+	l := NewLayout(b.TempDir())
+	start, err := ProcStartTime(os.Getpid())
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := Proc{PID: os.Getpid(), Start: start}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = l.IsController(p, "vm1")
+	}
+}
