@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // testHookBeforeRename, when set by tests, runs after the temp file is
@@ -42,6 +44,16 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode, durable bool) (
 	if dir == "" {
 		dir = "."
 	}
+	// Not through a symlink: a link planted for the directory (or one of
+	// its parents) must not move lxctl's write elsewhere.
+	dfd, err := openNoSymlinks(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, unix.ELOOP) {
+			return fmt.Errorf("write %s: directory %s is reached through a symlink: lxctl does not write through one", path, dir)
+		}
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	unix.Close(dfd)
 	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("write %s: create temp file: %w", path, unwrapPath(err))

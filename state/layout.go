@@ -41,26 +41,43 @@ type Layout struct {
 }
 
 // NewLayout returns the default FHS layout when root is "", or
-// root/domains, root/run and root/log otherwise, with root made absolute
-// and, when it exists, its symlinks resolved: the same directory reached
-// two ways is one identity.
+// root/domains, root/run and root/log otherwise. Every directory is made
+// absolute and canonical (symlinks resolved, as far as it exists yet): the
+// same root reached two ways is one identity, and lxctl then opens what is
+// under it with no symlink in any path (see openNoSymlinks).
 func NewLayout(root string) Layout {
 	if root == "" {
-		return Layout{Domains: DefaultDomainsDir, Run: DefaultRunDir, Log: DefaultLogDir}
+		return Layout{Domains: canonical(DefaultDomainsDir), Run: canonical(DefaultRunDir), Log: canonical(DefaultLogDir)}
 	}
 	if abs, err := filepath.Abs(root); err == nil {
 		root = abs
 	} else {
 		root = filepath.Clean(root)
 	}
-	if real, err := filepath.EvalSymlinks(root); err == nil {
-		root = real
-	}
+	root = canonical(root)
 	return Layout{
 		Domains: filepath.Join(root, "domains"),
 		Run:     filepath.Join(root, "run"),
 		Log:     filepath.Join(root, "log"),
 		Root:    root,
+	}
+}
+
+// canonical resolves the symlinks of the longest existing prefix of the
+// absolute path p, so that a root that does not exist yet gets the same
+// name now as once lxctl has made it.
+func canonical(p string) string {
+	rest := ""
+	for dir := p; ; {
+		if real, err := filepath.EvalSymlinks(dir); err == nil {
+			return filepath.Join(real, rest)
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return p
+		}
+		rest = filepath.Join(filepath.Base(dir), rest)
+		dir = parent
 	}
 }
 

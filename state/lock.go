@@ -63,7 +63,7 @@ func (l Layout) LockDomain(name string, wait time.Duration) (*Lock, error) {
 // locked file, or (nil, nil) when someone else holds the lock.
 func tryLock(path string) (*os.File, error) {
 	for {
-		fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC|unix.O_NOFOLLOW, filePerm)
+		fd, err := openNoSymlinks(path, unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC|unix.O_NOFOLLOW, filePerm)
 		if err != nil {
 			return nil, fmt.Errorf("open lock file %s: %w", path, err)
 		}

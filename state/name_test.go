@@ -159,6 +159,10 @@ func TestCgroupLeaf(t *testing.T) {
 	if la != ll {
 		t.Errorf("root through a symlink: %s, want %s", ll, la)
 	}
+	// A root not made yet, below a symlink, is named as it will be.
+	if got, want := NewLayout(filepath.Join(dir, "link", "new")).Root, filepath.Join(a, "new"); got != want {
+		t.Errorf("root not yet made: %s, want %s", got, want)
+	}
 	if !strings.HasPrefix(la, "vm1.lxctl-") || len(la) != len("vm1.lxctl-")+8 {
 		t.Errorf("leaf %q, want vm1.lxctl-<8 hex>", la)
 	}

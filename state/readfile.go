@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -71,17 +72,42 @@ const readBufSize = 8 << 10
 var readBufs = sync.Pool{New: func() any { b := make([]byte, 0, readBufSize); return &b }}
 
 func openRetry(path string) (int, error) {
+	return openNoSymlinks(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+}
+
+// openat2Missing is set once the kernel said it has no openat2 (before 5.6).
+var openat2Missing atomic.Bool
+
+// openNoSymlinks opens path without following a symlink in any of its
+// components (openat2 RESOLVE_NO_SYMLINKS; the layout's own directories
+// are canonical, see NewLayout), so a link planted anywhere under the root
+// can never redirect what lxctl reads or writes. On a kernel without
+// openat2 it falls back to O_NOFOLLOW, which guards the last component.
+func openNoSymlinks(path string, flags int, mode uint32) (int, error) {
 	for {
-		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
-		if err != unix.EINTR {
+		var fd int
+		var err error
+		if !openat2Missing.Load() {
+			fd, err = unix.Openat2(unix.AT_FDCWD, path, &unix.OpenHow{
+				Flags: uint64(flags), Mode: uint64(mode),
+				Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+			})
+			if err == unix.ENOSYS {
+				openat2Missing.Store(true)
+				continue
+			}
+		} else {
+			fd, err = unix.Open(path, flags|unix.O_NOFOLLOW, mode)
+		}
+		if err != unix.EINTR && err != unix.EAGAIN {
 			return fd, err
 		}
 	}
 }
 
 // ReadFile reads a small file lxctl owns (a record, a live config) or a
-// /proc file, without following a symlink in its last component, at most
-// 16 MiB. Errors are *fs.PathError.
+// /proc file, without following a symlink in any component of its path,
+// at most 16 MiB. Errors are *fs.PathError.
 func ReadFile(path string) ([]byte, error) { return readFile(path) }
 
 // ReadXMLFile reads the domain or network document at path, refusing one
