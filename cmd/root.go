@@ -36,11 +36,17 @@ func Execute() int {
 	// A controller booted in advance for a start that did not need it.
 	standby.Release()
 	if err != nil {
-		printError(g.io, err)
+		if !errors.Is(err, errSilent) {
+			printError(g.io, err)
+		}
 		return 1
 	}
 	return 0
 }
+
+// errSilent makes a command exit 1 without a message: it has already said
+// what happened in virsh's words (event: "events received: 0").
+var errSilent = errors.New("failed")
 
 // NewCommand returns lxctl's command tree on the process's own streams, for
 // tools that generate documentation from it (cmd/mangen).
@@ -130,6 +136,7 @@ binary with no daemon: each running container has one small controller process.`
 	root.AddCommand(newEditCmd(g), newNetEditCmd(g))
 	root.AddCommand(statsCommands(g)...)
 	root.AddCommand(tuneCommands(g)...)
+	root.AddCommand(newEventCmd(g))
 	addCompletions(g, root)
 	return root
 }
