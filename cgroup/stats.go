@@ -159,3 +159,22 @@ func MemoryStat(paths map[string]string) (*MemoryStats, error) {
 	}
 	return m, nil
 }
+
+// OOMKills returns how many processes of the cgroup the kernel killed for
+// hitting its memory limit: oom_kill of memory.oom_control on v1 (kernel
+// 4.13 and later), of memory.events on v2.
+func OOMKills(paths map[string]string) (uint64, error) {
+	dir, v2, err := memDir(paths)
+	if err != nil {
+		return 0, err
+	}
+	file := "memory.oom_control"
+	if v2 {
+		file = "memory.events"
+	}
+	n, err := fscommon.GetValueByKey(dir, file, "oom_kill")
+	if err != nil {
+		return 0, fmt.Errorf("cgroup %s: %w", cgroupName(paths), err)
+	}
+	return n, nil
+}

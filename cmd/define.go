@@ -147,9 +147,9 @@ func (g *globals) store(d *domainxml.Domain) error {
 	}
 	defer lk.Unlock()
 
-	existingUUID := ""
+	existingUUID, detail := "", "Added"
 	if old, err := g.loadDefinition(d.Name); err == nil {
-		existingUUID = old.UUID
+		existingUUID, detail = old.UUID, "Updated"
 	} else if !errors.Is(err, state.ErrNotFound) {
 		return err
 	}
@@ -167,7 +167,11 @@ func (g *globals) store(d *domainxml.Domain) error {
 	if err != nil {
 		return err
 	}
-	return l.SaveDefinition(d.Name, out)
+	if err := l.SaveDefinition(d.Name, out); err != nil {
+		return err
+	}
+	g.event(state.Event{Domain: d.Name, UUID: d.UUID, Type: "lifecycle", Event: "Defined", Detail: detail})
+	return nil
 }
 
 // emulatorPath is what <emulator> defaults to: lxctl itself, which is what

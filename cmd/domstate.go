@@ -17,7 +17,9 @@ func newDomStateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if reason {
+			if reason && d.ReasonDetail != "" {
+				fmt.Fprintf(g.io.Out, "%s (%s: %s)\n\n", d.State, d.Reason, d.ReasonDetail)
+			} else if reason {
 				fmt.Fprintf(g.io.Out, "%s (%s)\n\n", d.State, d.Reason)
 			} else {
 				fmt.Fprintf(g.io.Out, "%s\n\n", d.State)

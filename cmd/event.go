@@ -144,6 +144,14 @@ func runEvent(g *globals, o *eventOptions) error {
 	}
 }
 
+// event records an event a command caused. The change it describes has
+// happened; a log that cannot be written is a warning, not a failure.
+func (g *globals) event(e state.Event) {
+	if err := g.layout().AppendEvent(e); err != nil {
+		fmt.Fprintf(g.io.ErrOut, "warning: event log: %v\n", err)
+	}
+}
+
 // errIfNone is virsh's exit status for an event command: failure when it
 // saw nothing.
 func errIfNone(count int) error {

@@ -145,7 +145,7 @@ func TestTuning(t *testing.T) {
 	if strings.Contains(e.consoleLog(name), "survived") {
 		t.Errorf("a 100 MiB allocation survived a 64 MiB limit:\n%s", e.consoleLog(name))
 	}
-	if st := e.ok("domstate", "--reason", name); !strings.HasPrefix(st, "shut off") {
+	if st := e.ok("domstate", "--reason", name); !strings.HasPrefix(st, "shut off (crashed: memory limit hit)") {
 		t.Errorf("domstate after the OOM kill: %q", st)
 	}
 }

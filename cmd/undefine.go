@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/lxctl/lxctl/state"
 )
 
 func newUndefineCmd(g *globals) *cobra.Command {
@@ -35,6 +37,7 @@ func undefineLocked(g *globals, name string) error {
 	if err := l.RemoveDefinition(name); err != nil {
 		return err
 	}
+	g.event(state.Event{Domain: name, UUID: d.UUID(), Type: "lifecycle", Event: "Undefined", Detail: "Removed"})
 	// A running domain is persistent exactly while its definition file
 	// exists, so removing the file is what makes it transient.
 	if !d.Active() {

@@ -101,6 +101,7 @@ func RunController(l state.Layout, name string, opts Options, sync *os.File, loc
 		report(sync, syncMessage{Error: err.Error()})
 		return err
 	}
+	emit(l, state.Event{Domain: name, UUID: c.dom.UUID, Type: "lifecycle", Event: "Started", Detail: "Booted"})
 	report(sync, syncMessage{OK: true, PID: c.st.InitPID})
 	if lock != nil {
 		_ = lock.Close()
@@ -543,6 +544,7 @@ func (c *controller) restart(killFirst bool) error {
 	if err := c.startInit(); err != nil {
 		return err
 	}
+	emit(c.l, state.Event{Domain: c.name, UUID: c.dom.UUID, Type: "reboot"})
 	c.scheduleTrim()
 	return nil
 }
@@ -575,7 +577,11 @@ func (c *controller) suspend() error {
 	if err := cgroup.Freeze(c.cgPaths); err != nil {
 		return err
 	}
-	return c.record("paused", "user", func() error { return cgroup.Thaw(c.cgPaths) })
+	if err := c.record("paused", "user", func() error { return cgroup.Thaw(c.cgPaths) }); err != nil {
+		return err
+	}
+	emit(c.l, state.Event{Domain: c.name, UUID: c.dom.UUID, Type: "lifecycle", Event: "Suspended", Detail: "Paused"})
+	return nil
 }
 
 // resume thaws the container and records it, or freezes it again when the
@@ -591,7 +597,11 @@ func (c *controller) resume() error {
 	if err := cgroup.Thaw(c.cgPaths); err != nil {
 		return err
 	}
-	return c.record("running", "unpaused", func() error { return cgroup.Freeze(c.cgPaths) })
+	if err := c.record("running", "unpaused", func() error { return cgroup.Freeze(c.cgPaths) }); err != nil {
+		return err
+	}
+	emit(c.l, state.Event{Domain: c.name, UUID: c.dom.UUID, Type: "lifecycle", Event: "Resumed", Detail: "Unpaused"})
+	return nil
 }
 
 // record writes the status record with a new state; when it cannot, the
@@ -635,6 +645,16 @@ func (c *controller) teardown(reason string, code int, sig string) error {
 	if c.trim != nil {
 		c.trim.Stop()
 	}
+	// The kernel says whether the memory limit killed anything; a crash
+	// with OOM kills is put down to the limit, in the log, the exit record
+	// (domstate --reason) and the Stopped event.
+	detail := ""
+	if n, err := cgroup.OOMKills(c.cgPaths); err == nil && n > 0 {
+		logrus.Warnf("the memory limit was hit: the kernel killed %d process(es) of the container (OOM)", n)
+		if reason == "crashed" {
+			detail = "memory limit hit"
+		}
+	}
 	var errs []error
 	errs = append(errs, killCgroups(c.cgPaths))
 	if c.lc != nil {
@@ -653,7 +673,7 @@ func (c *controller) teardown(reason string, code int, sig string) error {
 		// the runtime dir can be removed.
 		_ = unix.Unmount(c.st.HostRootMount, unix.MNT_DETACH)
 	}
-	errs = append(errs, finish(c.l, c.name, reason, code, sig))
+	errs = append(errs, finish(c.l, c.name, reason, detail, code, sig))
 	if err := errors.Join(errs...); err != nil {
 		logrus.Errorf("teardown: %v", err)
 		return err

@@ -98,7 +98,7 @@ func Sweep(l state.Layout, t Target, reason string) error {
 	}
 	// Only veths marked for the domain (package network).
 	errs = append(errs, network.Cleanup(l, t.Name))
-	errs = append(errs, finish(l, t.Name, reason, 0, ""))
+	errs = append(errs, finish(l, t.Name, reason, "", 0, ""))
 	return errors.Join(errs...)
 }
 
@@ -148,7 +148,7 @@ func waitPidfd(fd int, timeout time.Duration) error {
 // finish records how the domain stopped and removes its runtime dir. A
 // transient domain (never defined, or undefined while it ran) leaves no
 // record: it no longer exists once stopped.
-func finish(l state.Layout, name, reason string, code int, signal string) error {
+func finish(l state.Layout, name, reason, detail string, code int, signal string) error {
 	var errs []error
 	persistent := false
 	if p, err := l.DefinitionPath(name); err == nil {
@@ -156,13 +156,14 @@ func finish(l state.Layout, name, reason string, code int, signal string) error 
 		persistent = statErr == nil
 	}
 	if persistent {
-		errs = append(errs, l.WriteExit(name, &state.ExitRecord{State: "shutoff", Reason: reason, Time: time.Now(), ExitCode: code, Signal: signal}))
+		errs = append(errs, l.WriteExit(name, &state.ExitRecord{State: "shutoff", Reason: reason, Detail: detail, Time: time.Now(), ExitCode: code, Signal: signal}))
 	} else {
 		if err := l.RemoveExit(name); err != nil && !errors.Is(err, state.ErrNotFound) {
 			errs = append(errs, err)
 		}
 	}
 	errs = append(errs, l.RemoveRunDir(name))
+	emit(l, state.Event{Domain: name, Type: "lifecycle", Event: "Stopped", Detail: stoppedDetail(reason), Reason: detail})
 	return errors.Join(errs...)
 }
 

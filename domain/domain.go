@@ -61,6 +61,9 @@ type Domain struct {
 	Controller *state.Proc
 	State      string // virsh's words: running, paused, shut off
 	Reason     string
+	// ReasonDetail is what the kernel said about a stop, when it did
+	// ("memory limit hit" for a crash with OOM kills).
+	ReasonDetail string
 	// Warnings say where the records disagree with the host: a missing
 	// or damaged record, a record naming a process that is not the
 	// domain's controller, or cgroups that are not the domain's.
@@ -336,7 +339,7 @@ func (h *Host) Inspect(name string, o Opts) (*Domain, error) {
 	}
 	d.State, d.Reason = "shut off", "unknown"
 	if ex, err := l.ReadExit(name); err == nil {
-		d.Reason = ex.Reason
+		d.Reason, d.ReasonDetail = ex.Reason, ex.Detail
 	}
 	return d, nil
 }

@@ -47,6 +47,7 @@ type Status struct {
 type ExitRecord struct {
 	State    string    `json:"state"`
 	Reason   string    `json:"reason"`
+	Detail   string    `json:"detail,omitempty"` // what the kernel said, e.g. "memory limit hit"
 	Time     time.Time `json:"time"`
 	ExitCode int       `json:"exit_code"`
 	Signal   string    `json:"signal,omitempty"`

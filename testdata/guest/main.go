@@ -152,6 +152,15 @@ func step(args []string) ([]string, error) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
+	case "unlink":
+		// Remove a file, so a "wait" on it blocks again after a reboot.
+		if len(args) < 2 {
+			return nil, fmt.Errorf("unlink needs a path")
+		}
+		if err := os.Remove(args[1]); err != nil {
+			return nil, err
+		}
+		return args[2:], nil
 	case "alloc":
 		// Allocate and touch MiB of memory and keep it, so memory
 		// statistics move (or the memory limit is hit).
