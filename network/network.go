@@ -333,6 +333,9 @@ func Stop(l state.Layout, name string) error {
 		return err
 	}
 	if br == nil {
+		if _, err := l.LoadNetwork(name); err != nil {
+			return err
+		}
 		return fmt.Errorf("network '%s' is not active", name)
 	}
 	return nil
@@ -361,7 +364,7 @@ func EnsureActive(l state.Layout, name string) (*domainxml.Network, string, erro
 	if br == nil && !l.NetworkAutostart(name) {
 		return nil, "", fmt.Errorf("network '%s' is not active (start it with lxctl net-start %s)", name, name)
 	}
-	if br == nil || len(missing(l, n, br)) > 0 {
+	if br == nil || len(missing(l, n, br)) > 0 || !hasRecord(l, name) {
 		if _, err := startLocked(l, name); err != nil && !errors.Is(err, ErrActive) {
 			return nil, "", fmt.Errorf("start network '%s': %w", name, err)
 		}
@@ -370,6 +373,11 @@ func EnsureActive(l state.Layout, name string) (*domainxml.Network, string, erro
 		}
 	}
 	return n, br.Attrs().Name, nil
+}
+
+func hasRecord(l state.Layout, name string) bool {
+	_, err := l.ReadNetworkState(name)
+	return err == nil
 }
 
 // Undefine forgets network name; it must not be active.

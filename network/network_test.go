@@ -113,11 +113,6 @@ func inspect(t *testing.T, n testNet) *Status {
 	return st
 }
 
-func hasRecord(n testNet) bool {
-	_, err := n.l.ReadNetworkState(n.name)
-	return err == nil
-}
-
 // The first bug: net-destroy of a NAT network said "destroyed"
 // but left it listed active, undefinable and unstartable.
 func TestStopNATNetwork(t *testing.T) {
@@ -134,8 +129,8 @@ func TestStopNATNetwork(t *testing.T) {
 		if err := Stop(n.l, n.name); err != nil {
 			t.Fatal(err)
 		}
-		if st := inspect(t, n); st.Active || len(st.Problems) > 0 || hasRecord(n) || chainOf(t, n.bridge) != nil {
-			t.Fatalf("after stop: %+v record %v", st, hasRecord(n))
+		if st := inspect(t, n); st.Active || len(st.Problems) > 0 || hasRecord(n.l, n.name) || chainOf(t, n.bridge) != nil {
+			t.Fatalf("after stop: %+v record %v", st, hasRecord(n.l, n.name))
 		}
 	}
 	if err := Stop(n.l, n.name); err == nil || !strings.Contains(err.Error(), "not active") {
@@ -169,7 +164,7 @@ func TestStartFailureLeavesNothing(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "already exists and is not network") {
 		t.Fatalf("start should fail on the foreign chain: %v", err)
 	}
-	if _, lerr := netlink.LinkByName(n.bridge); lerr == nil || inspect(t, n).Active || hasRecord(n) {
+	if _, lerr := netlink.LinkByName(n.bridge); lerr == nil || inspect(t, n).Active || hasRecord(n.l, n.name) {
 		t.Fatalf("a failed start left the bridge or the record")
 	}
 	// And a subnet the host already has is refused before anything is made.
@@ -212,7 +207,7 @@ func TestRecordLostBridgeIsTruth(t *testing.T) {
 	}
 	again, _ := netlink.LinkByName(n.bridge)
 	v, _ := netlink.LinkByName(veth.Name)
-	if again.Attrs().Index != br.Attrs().Index || v == nil || v.Attrs().MasterIndex != br.Attrs().Index || !hasRecord(n) {
+	if again.Attrs().Index != br.Attrs().Index || v == nil || v.Attrs().MasterIndex != br.Attrs().Index || !hasRecord(n.l, n.name) {
 		t.Fatalf("repair recreated the bridge or detached the veth")
 	}
 	if _, err := Start(n.l, n.name); !errors.Is(err, ErrActive) {
