@@ -7,8 +7,7 @@ command -v gcc >/dev/null || need+=(gcc)
 [ -e /usr/lib/x86_64-linux-gnu/libc.a ] || [ -e /usr/lib/aarch64-linux-gnu/libc.a ] || need+=(libc6-dev)
 command -v nsenter >/dev/null || need+=(util-linux)   # tests read a container's hostname
 command -v pgrep >/dev/null || need+=(procps)          # tests look for leaked processes
-command -v nft >/dev/null || need+=(nftables)          # NAT networks (net-start), tests check their rules
-command -v ip >/dev/null || need+=(iproute2)           # network tests make bridges and look for leaked veths
+command -v ip >/dev/null || need+=(iproute2)           # network tests make test bridges and look at links (lxctl itself uses netlink)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "missing ${need[*]}: run as root, or install them" >&2
