@@ -9,7 +9,7 @@ set -u
 list() {
   find /sys/fs/cgroup -maxdepth 4 -type d -name '*.lxctl*' 2>/dev/null | sed 's/^/cgroup /'
   grep -E 'lxctl' /proc/self/mountinfo | awk '{print "mount " $5}'
-  ip -o link show 2>/dev/null | grep -E ' alias lxctl(-net)?/' | awk '{sub(/@.*/, "", $2); print "link " $2}'
+  ip -o link show 2>/dev/null | grep -E ' alias lxctl(-net)?/' | awk '{sub(/@.*|:$/, "", $2); print "link " $2}'
   pgrep -f '__controller' | while read -r p; do
     [ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" = Z ] || echo "process $p $(tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null)"
   done

@@ -84,7 +84,7 @@ func (e *env) network(forward string, lo, hi int) testNet {
 	e.t.Cleanup(func() {
 		e.destroyAll()
 		r := e.run("", "net-destroy", n.name)
-		if r.code != 0 && !strings.Contains(r.stderr, "not active") {
+		if r.code != 0 && !strings.Contains(r.stderr, "not active") && !strings.Contains(r.stderr, "not defined") {
 			e.t.Errorf("cleanup: net-destroy %s: %s", n.name, r.stderr)
 		}
 		e.checkNoNetLeaks(n)
