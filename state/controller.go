@@ -53,7 +53,7 @@ func (l Layout) isControllerCmdline(cmdline []byte, name string) bool {
 
 // IsController reports whether p is, now, the live controller of domain
 // name in this layout: the pid exists with p's start time, is neither a
-// zombie nor dead, runs as root, and its command line is ControllerArgs of
+// zombie nor dead, runs as root (or as the caller), and its command line is ControllerArgs of
 // this root and name. Anything less and lxctl must not signal it: a
 // recorded pid may have been reused, or the record forged.
 func (l Layout) IsController(p Proc, name string) bool {
@@ -66,7 +66,9 @@ func (l Layout) IsController(p Proc, name string) bool {
 func (l Layout) checkIdentity(pid int, name string) bool {
 	dir := procRoot + "/" + strconv.Itoa(pid)
 	var st unix.Stat_t
-	if err := unix.Stat(dir, &st); err != nil || st.Uid != 0 {
+	// Root's, or the caller's own: lxctl run by a user may only ever
+	// signal that user's processes anyway.
+	if err := unix.Stat(dir, &st); err != nil || (st.Uid != 0 && int(st.Uid) != os.Geteuid()) {
 		return false
 	}
 	cmdline, err := readFile(dir + "/cmdline")

@@ -16,6 +16,12 @@ func TestMain(m *testing.M) {
 	if os.Getenv("LXCTL_STATE_HELPER") == "lock" {
 		os.Exit(lockHelper())
 	}
+	// A stand-in with a controller's command line (see
+	// controller_test.go): it waits until its stdin is closed.
+	if len(os.Args) > 1 && os.Args[1] == ControllerCommand {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		os.Exit(0)
+	}
 	os.Exit(m.Run())
 }
 
