@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/moby/sys/mountinfo"
 )
@@ -69,11 +71,10 @@ func Paths(rel string) (map[string]string, error) {
 		return nil, fmt.Errorf("cgroup path %q is not absolute (it should look like /machine/vm1.lxctl)", rel)
 	}
 	rel = filepath.Clean(rel)
-	mounts, err := mountinfo.GetMounts(mountinfo.FSTypeFilter("cgroup", "cgroup2"))
+	hs, err := mountedHierarchies()
 	if err != nil {
-		return nil, fmt.Errorf("cannot read the mount table to find the cgroup hierarchies: %w", err)
+		return nil, err
 	}
-	hs := parseHierarchies(mounts)
 	if len(hs) == 0 {
 		return nil, errors.New("no cgroup filesystem is mounted")
 	}
@@ -98,6 +99,33 @@ func Paths(rel string) (map[string]string, error) {
 		}
 	}
 	return paths, nil
+}
+
+// hierCache holds the hierarchies mountedHierarchies read last. Reading
+// and parsing the mount table costs about a millisecond here, and a
+// command such as list derives the cgroup dirs of every domain it shows;
+// the table is read again once the copy is a second old, so the
+// long-lived controller still sees a remount.
+var hierCache struct {
+	sync.Mutex
+	hs []hierarchy
+	at time.Time
+}
+
+const hierCacheTTL = time.Second
+
+func mountedHierarchies() ([]hierarchy, error) {
+	hierCache.Lock()
+	defer hierCache.Unlock()
+	if hierCache.hs != nil && time.Since(hierCache.at) < hierCacheTTL {
+		return hierCache.hs, nil
+	}
+	mounts, err := mountinfo.GetMounts(mountinfo.FSTypeFilter("cgroup", "cgroup2"))
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the mount table to find the cgroup hierarchies: %w", err)
+	}
+	hierCache.hs, hierCache.at = parseHierarchies(mounts), time.Now()
+	return hierCache.hs, nil
 }
 
 // hierarchy is one mounted cgroup hierarchy.
