@@ -236,6 +236,11 @@ func (h *Host) controllerOf(d *Domain, rec *state.Status, recErr error, o Opts) 
 	l := h.L
 	if rec != nil {
 		p := state.Proc{PID: rec.ControllerPID, Start: rec.ControllerStart}
+		// A scan just verified the controllers it found (list): one that
+		// is the recorded one needs no second look, only to be alive.
+		if found, ok := o.Controllers[d.Name]; ok && found == p && state.Alive(p.PID, p.Start) {
+			return &p, nil
+		}
 		if l.IsController(p, d.Name) {
 			return &p, nil
 		}

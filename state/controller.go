@@ -64,18 +64,24 @@ func (l Layout) IsController(p Proc, name string) bool {
 }
 
 func (l Layout) checkIdentity(pid int, name string) bool {
-	dir := procRoot + "/" + strconv.Itoa(pid)
-	var st unix.Stat_t
-	// Root's, or the caller's own: lxctl run by a user may only ever
-	// signal that user's processes anyway.
-	if err := unix.Stat(dir, &st); err != nil || (st.Uid != 0 && int(st.Uid) != os.Geteuid()) {
+	if !l.ownedByUs(pid) {
 		return false
 	}
-	cmdline, err := readFile(dir + "/cmdline")
+	cmdline, err := readFile(procRoot + "/" + strconv.Itoa(pid) + "/cmdline")
 	if err != nil {
 		return false
 	}
 	return l.isControllerCmdline(cmdline, name)
+}
+
+// ownedByUs says whether pid runs as root or as the caller: lxctl run by a
+// user may only ever signal that user's processes anyway.
+func (l Layout) ownedByUs(pid int) bool {
+	var st unix.Stat_t
+	if err := unix.Stat(procRoot+"/"+strconv.Itoa(pid), &st); err != nil {
+		return false
+	}
+	return st.Uid == 0 || int(st.Uid) == os.Geteuid()
 }
 
 // FindControllers scans /proc for the live controllers of this layout and
@@ -109,10 +115,7 @@ func (l Layout) FindControllers() (map[string]Proc, error) {
 			continue
 		}
 		ps, err := readProcStat(pid)
-		if err != nil || ps.state == 'Z' || ps.state == 'X' {
-			continue
-		}
-		if !l.checkIdentity(pid, name) { // the uid, and a cmdline read again
+		if err != nil || ps.state == 'Z' || ps.state == 'X' || !l.ownedByUs(pid) {
 			continue
 		}
 		if old, ok := found[name]; ok && old.Start <= ps.start {
