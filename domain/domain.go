@@ -82,12 +82,23 @@ func (d *Domain) ID() int {
 	return d.Controller.PID
 }
 
-// InitPID is the recorded init pid of a running domain, 0 if unknown.
+// InitPID is the init pid of a running domain, 0 if unknown: the
+// recorded one, only if that process lives with the recorded start time
+// and is a child of the domain's verified controller (init is forked by
+// it), so a stale or forged record never sends a command into another
+// process's namespaces.
 func (d *Domain) InitPID() int {
 	if d.Status == nil || !d.Active() {
 		return 0
 	}
-	return d.Status.InitPID
+	pid, start := d.Status.InitPID, d.Status.InitStart
+	if !state.Alive(pid, start) {
+		return 0
+	}
+	if ppid, err := state.ProcPPID(pid); err != nil || ppid != d.Controller.PID {
+		return 0
+	}
+	return pid
 }
 
 // Config is the definition a command should show: the live one while

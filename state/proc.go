@@ -18,6 +18,7 @@ const procRoot = "/proc"
 type procStat struct {
 	comm  string // field 2, without its parentheses
 	state byte   // field 3
+	ppid  int    // field 4
 	start uint64 // field 22, starttime in clock ticks since boot
 }
 
@@ -66,11 +67,15 @@ func parseProcStat(data []byte) (procStat, error) {
 	if err != nil {
 		return procStat{}, fmt.Errorf("start time field %q is not a number", fields[19])
 	}
+	ppid, err := strconv.Atoi(string(fields[1]))
+	if err != nil {
+		return procStat{}, fmt.Errorf("parent pid field %q is not a number", fields[1])
+	}
 	comm := ""
 	if j := bytes.IndexByte(data, '('); j >= 0 && j < i {
 		comm = string(data[j+1 : i])
 	}
-	return procStat{comm: comm, state: fields[0][0], start: start}, nil
+	return procStat{comm: comm, state: fields[0][0], ppid: ppid, start: start}, nil
 }
 
 // ProcStartTime returns the start time of pid (field 22 of /proc/<pid>/stat,
@@ -82,6 +87,16 @@ func ProcStartTime(pid int) (uint64, error) {
 		return 0, err
 	}
 	return st.start, nil
+}
+
+// ProcPPID returns the parent pid of pid (field 4 of /proc/<pid>/stat).
+// A missing process is an error wrapping ErrNotFound.
+func ProcPPID(pid int) (int, error) {
+	st, err := readProcStat(pid)
+	if err != nil {
+		return 0, err
+	}
+	return st.ppid, nil
 }
 
 // ProcState returns the state letter of pid (field 3 of /proc/<pid>/stat):
