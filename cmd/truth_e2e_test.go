@@ -98,23 +98,8 @@ func TestForgedRecordDeadController(t *testing.T) {
 
 	// Another cgroup with a sleeping process in it, in two hierarchies.
 	victim := sleeper(t)
-	cg := "lxctl-truth-victim-" + randHex(3)
-	paths := map[string]string{}
-	for _, ctrl := range []string{"pids", "freezer"} {
-		dir := filepath.Join("/sys/fs/cgroup", ctrl, cg)
-		if err := os.Mkdir(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = os.Remove(dir) })
-		if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(victim.Process.Pid)), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		paths[ctrl] = dir
-	}
-	t.Cleanup(func() { // out of the test cgroups before they are removed
-		_ = victim.Process.Kill()
-		_ = victim.Wait()
-	})
+	paths := victimCgroup(t, victim)
+	cg := filepath.Base(paths["pids"])
 	// An unrelated interface: a veth pair lxctl did not make.
 	dummy := "lxtd" + randHex(3)
 	if out, err := exec.Command("ip", "link", "add", dummy, "type", "veth", "peer", "name", dummy+"p").CombinedOutput(); err != nil {
@@ -385,5 +370,72 @@ func TestSymlinkedLogs(t *testing.T) {
 		if data, _ := os.ReadFile(target); string(data) != "precious\n" {
 			t.Errorf("%s log a symlink: its target was written: %q", which, data)
 		}
+	}
+}
+
+// victimCgroup makes a cgroup (freezer and pids) that is no domain's,
+// with p in it, removed when the test ends.
+func victimCgroup(t *testing.T, p *exec.Cmd) map[string]string {
+	t.Helper()
+	cg := "lxctl-truth-victim-" + randHex(3)
+	paths := map[string]string{}
+	for _, ctrl := range []string{"pids", "freezer"} {
+		dir := filepath.Join("/sys/fs/cgroup", ctrl, cg)
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = p.Process.Kill()
+			_ = p.Wait()
+			_ = os.Remove(dir)
+		})
+		if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(p.Process.Pid)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths[ctrl] = dir
+	}
+	return paths
+}
+
+// TestForgedRecordRunning: the record of a running domain rewritten to
+// name another cgroup, another init and other sockets. Commands keep
+// working on the domain's own (derived, verified) things and report the
+// mismatch; suspend, dominfo and destroy never reach the victim.
+func TestForgedRecordRunning(t *testing.T) {
+	e := newEnv(t)
+	name := e.name("forgedrun")
+	ctl, init := e.startGuest(name)
+	victim := sleeper(t)
+	paths := victimCgroup(t, victim)
+	vstart, _ := state.ProcStartTime(victim.Process.Pid)
+	st := e.status(name)
+	st.CgroupPaths, st.CgroupPath = paths, "/"+filepath.Base(paths["pids"])
+	st.InitPID, st.InitStart = victim.Process.Pid, vstart
+	st.ControlSocket, st.ConsoleSocket = "/nonexistent/control.sock", "/nonexistent/console.sock"
+	if err := e.layout().WriteStatus(st); err != nil {
+		t.Fatal(err)
+	}
+	r := e.run("", "list")
+	if r.code != 0 || !strings.Contains(r.stdout, strconv.Itoa(ctl)) || !strings.Contains(r.stderr, "not the domain's") {
+		t.Errorf("list: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if out := e.ok("dominfo", name); strings.Contains(out, strconv.Itoa(victim.Process.Pid)) {
+		t.Errorf("dominfo shows the forged init pid %d:\n%s", victim.Process.Pid, out)
+	}
+	e.ok("suspend", name)
+	if s, _ := os.ReadFile(filepath.Join(paths["freezer"], "freezer.state")); strings.TrimSpace(string(s)) != "THAWED" {
+		t.Errorf("suspend froze the cgroup the record named: %s", s)
+	}
+	if got := e.ok("domstate", name); got != "paused\n\n" {
+		t.Errorf("domstate after suspend: %q", got)
+	}
+	e.ok("resume", name)
+	e.ok("destroy", name)
+	waitGone(ctl)
+	if alive(init) || alive(ctl) {
+		t.Errorf("destroy left init %d or controller %d", init, ctl)
+	}
+	if !alive(victim.Process.Pid) || !dirExists(paths["pids"]) {
+		t.Errorf("destroy obeyed the forged record")
 	}
 }
