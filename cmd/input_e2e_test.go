@@ -162,3 +162,33 @@ func TestErrorsEscapeInput(t *testing.T) {
 		t.Errorf("net-define: exit %d", r.code)
 	}
 }
+
+// TestLiveXMLSizeLimit: a running domain's live config over 1 MiB (lxctl
+// never writes one) is reported, with its size, without being read whole;
+// destroy still works.
+func TestLiveXMLSizeLimit(t *testing.T) {
+	e := newEnv(t)
+	name := e.name("live")
+	e.define(e.guestDomain(name, "", ""))
+	e.ok("start", name)
+	runDir, err := e.layout().RunDir(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := filepath.Join(runDir, "live.xml")
+	if err := os.Truncate(live, 100<<20); err != nil {
+		t.Fatal(err)
+	}
+	r, maxRSS := runRusage(t, e, "", "dumpxml", name)
+	if want := "the live config " + live + " is 104857600 bytes; lxctl accepts at most 1 MiB"; r.code != 1 || !strings.Contains(r.stderr, want) {
+		t.Errorf("dumpxml: exit %d, stderr %q, want %q", r.code, r.stderr, want)
+	}
+	t.Logf("dumpxml with a 100 MB live config: max RSS %d KiB", maxRSS)
+	if maxRSS > 64<<10 {
+		t.Errorf("dumpxml used %d KiB of memory", maxRSS)
+	}
+	if out := e.ok("dumpxml", "--inactive", name); !strings.Contains(out, "<name>"+name+"</name>") {
+		t.Errorf("dumpxml --inactive: %q", out)
+	}
+	e.ok("destroy", name)
+}

@@ -416,10 +416,15 @@ func (h *Host) readLive(name string) (*domainxml.Domain, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := state.ReadFile(p)
+	// Bounded at domainxml.MaxDocumentSize, as every document lxctl reads.
+	data, err := state.ReadXMLFile(p, "the live config "+p,
+		"lxctl never writes one that large: lxctl dumpxml --inactive shows the definition; restart the domain to rewrite it")
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("the live config of domain '%s' (%s) is missing", name, p)
+		}
+		if errors.Is(err, domainxml.ErrInvalid) {
+			return nil, err
 		}
 		return nil, fmt.Errorf("read the live config of domain '%s': %w", name, err)
 	}
