@@ -185,3 +185,41 @@ func TestNetworkNATDestroyUndefine(t *testing.T) {
 	e.ok("net-destroy", n.name)
 	e.ok("net-undefine", n.name)
 }
+
+// A reboot makes the veths anew in the same controller: the host names
+// stay (vnetN chosen by lxctl, and <target dev>), they are on the bridge
+// again, and the new init has its address.
+func TestNetworkReboot(t *testing.T) {
+	e := newEnv(t)
+	n := e.network("", 10, 200)
+	name := e.name("netrb")
+	target := "lxr" + randHex(4)
+	e.define(e.guestDomain(name, "", fmt.Sprintf(`<interface type='network'><source network='%s'/></interface>
+    <interface type='network'><source network='%[1]s'/><target dev='%s'/><ip address='%s' prefix='24'/></interface>`, n.name, target, n.addr(240)), "sleep"))
+	e.ok("start", name)
+	first := e.status(name)
+	for i := 0; i < 3; i++ {
+		e.ok("reboot", name)
+		st := e.status(name)
+		if st.InitPID == first.InitPID || fmt.Sprint(st.Veths) != fmt.Sprint(first.Veths) || st.Veths[1] != target {
+			t.Fatalf("reboot %d: init %d (was %d), veths %v (were %v)", i, st.InitPID, first.InitPID, st.Veths, first.Veths)
+		}
+		if vs := vethsOf(st.UUID); len(vs) != 2 {
+			t.Fatalf("reboot %d: veths on the host %v", i, vs)
+		}
+		for _, v := range st.Veths {
+			if master, _ := os.Readlink("/sys/class/net/" + v + "/master"); !strings.HasSuffix(master, "/"+n.bridge) {
+				t.Errorf("reboot %d: %s is not on %s", i, v, n.bridge)
+			}
+		}
+		out, err := exec.Command("nsenter", "-t", strconv.Itoa(st.InitPID), "-n", "ip", "-4", "-o", "addr").Output()
+		if err != nil || !strings.Contains(string(out), n.addr(10)+"/24") || !strings.Contains(string(out), n.addr(240)+"/24") {
+			t.Errorf("reboot %d: addresses in the container: %s %v", i, out, err)
+		}
+	}
+	u := e.uuid(name)
+	e.ok("destroy", name)
+	if vs := vethsOf(u); len(vs) > 0 || linkExists(target) {
+		t.Errorf("destroy left veths %v", vs)
+	}
+}
