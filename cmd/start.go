@@ -105,11 +105,11 @@ func (g *globals) boot(def *domainxml.Domain, lk *state.Lock, opts *startOptions
 	// first domain that needs it defines and starts the built-in one.
 	if network.UsesDefault(def) {
 		n, err := network.EnsureDefault(l)
-		if n != nil {
-			fmt.Fprintf(g.io.ErrOut, "lxctl: defined and started the built-in network 'default' (bridge %s, %s, NAT)\n", n.Bridge, n.IP.Prefix)
-		}
 		if err != nil {
 			return err
+		}
+		if n != nil {
+			fmt.Fprintf(g.io.ErrOut, "lxctl: defined and started the built-in network 'default' (bridge %s, %s, NAT)\n", n.Bridge, n.IP.Prefix)
 		}
 	}
 	flags := []string{"--pids-limit", strconv.FormatInt(opts.pidsLimit, 10)}
