@@ -343,6 +343,15 @@ func TestRemoveBusy(t *testing.T) {
 	paths := newTestCgroup(t)
 	w := start(t, paths, "echo ready\nexec sleep 1000")
 	pid := w.pids[0]
+	// "ready" comes before the exec: wait until the process is sleep,
+	// asleep, so the error's "(S, sleep)" is what the kernel shows.
+	stat := fmt.Sprintf("/proc/%d/stat", pid)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		data, _ := os.ReadFile(stat)
+		if strings.Contains(string(data), "(sleep) S ") || time.Now().After(deadline) {
+			break
+		}
+	}
 
 	err := Remove(paths, 20*time.Millisecond)
 	if err == nil {
