@@ -536,8 +536,12 @@ func (c *controller) restart(killFirst bool) error {
 	}
 	// Live tuning (setmem, memtune, schedinfo, ...) rewrites the live XML
 	// while the domain runs; a reboot keeps those changes, as libvirt's does.
-	if data, err := os.ReadFile(filepath.Join(c.runDir, LiveXMLFile)); err == nil {
+	// The file is a record: what places the domain on the host (name,
+	// uuid, cgroup partition) stays the running domain's, whatever it says,
+	// so the cgroups the new init gets are the ones c.cgPaths tears down.
+	if data, err := state.ReadFile(filepath.Join(c.runDir, LiveXMLFile)); err == nil {
 		if d, _, err := domainxml.Parse(data); err == nil {
+			d.Name, d.UUID, d.Resource.Partition = c.dom.Name, c.dom.UUID, c.dom.Resource.Partition
 			c.dom = d
 		}
 	}

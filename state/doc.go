@@ -19,7 +19,18 @@
 //     (Run/.locks/<name>.lock), because a rename replaces the inode and a lock
 //     held on the old inode protects nothing. Lock fds are close-on-exec.
 //   - A recorded pid is alive only if /proc/<pid>/stat shows the recorded
-//     start time and the process is not a zombie (see Alive).
+//     start time and the process is not a zombie (see Alive). It is a
+//     domain's controller only if, besides, it runs as root and its command
+//     line is ControllerArgs of this root and that name (IsController);
+//     FindControllers finds controllers from /proc alone, for when the
+//     records are gone.
+//   - A root has an identity (Layout.Root, canonical; Key): it names the
+//     domains' cgroups (CgroupLeaf, "<name>.lxctl-<key>"), so two roots
+//     never share one.
+//   - The root and its directories must be trusted (CheckTrusted: owned by
+//     root, not writable by group or others, no symlinks), and nothing under
+//     them is opened through a symlink in any component of its path
+//     (openat2 RESOLVE_NO_SYMLINKS).
 //   - Stored files that cannot be read back are reported as ErrCorrupt,
 //     naming the file and the fix; nothing here panics on bad input.
 //
