@@ -18,7 +18,8 @@ import (
 // controller's command line and LXCTL_DOMAIN_HELPER set, it listens on
 // the control socket given there, reads one request and closes the
 // connection without an answer, as a controller that is stopping does.
-// With "exit" it then exits; with "hang" it stays until killed.
+// With "exit" it then exits; with "stop" it removes the runtime dir
+// first; with "hang" it stays until killed.
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == state.ControllerCommand {
 		mode, sock, _ := strings.Cut(os.Getenv("LXCTL_DOMAIN_HELPER"), ":")
@@ -32,8 +33,11 @@ func TestMain(m *testing.M) {
 			_, _ = bufio.NewReader(conn).ReadString('\n')
 			conn.Close()
 		}
-		if mode == "hang" {
+		switch mode {
+		case "hang":
 			time.Sleep(time.Hour)
+		case "stop": // as a controller finishing its own teardown
+			_ = os.RemoveAll(filepath.Dir(sock))
 		}
 		os.Exit(0)
 	}
@@ -88,5 +92,25 @@ func TestCallStopping(t *testing.T) {
 	_, err = h.Call(&Domain{Name: "vm2", Controller: ctl}, container.Request{Op: container.OpSuspend})
 	if err == nil || strings.Contains(err.Error(), "not running") {
 		t.Errorf("call to a controller that stays: %v", err)
+	}
+}
+
+// destroy that meets a controller stopping on its own says not running;
+// one that meets a wedged controller (verified) kills it and cleans up.
+func TestDestroyStoppingOrWedged(t *testing.T) {
+	h := New(state.NewLayout(t.TempDir()))
+	standIn(t, h.L, "vm1", "stop")
+	if _, err := h.Destroy("vm1"); err == nil || err.Error() != "domain 'vm1' is not running" {
+		t.Errorf("destroy of a stopping domain: %v", err)
+	}
+	ctl := standIn(t, h.L, "vm2", "hang")
+	if _, err := h.Destroy("vm2"); err != nil {
+		t.Errorf("destroy of a wedged controller: %v", err)
+	}
+	if state.Alive(ctl.PID, ctl.Start) {
+		t.Errorf("destroy left the wedged controller %d alive", ctl.PID)
+	}
+	if dir, _ := h.L.RunDir("vm2"); exists(dir) {
+		t.Errorf("destroy left the runtime dir %s", dir)
 	}
 }

@@ -85,6 +85,19 @@ func (h *Host) Destroy(name string) (warnings []string, err error) {
 			return d.Warnings, state.WaitGone(ctl.PID, ctl.Start, ControlTimeout)
 		case !errors.Is(err, container.ErrNoController) && h.L.IsController(*ctl, name):
 			return d.Warnings, err
+		default:
+			// No answer. A controller that is stopping on its own closes
+			// its socket, removes the cgroups, then the runtime dir with
+			// the socket, then exits: while the socket is there, or once
+			// nothing is left, give it a moment rather than kill it in
+			// the middle of its teardown. (A wiped runtime dir with the
+			// container's cgroups still there is no teardown: no wait.)
+			if exists(sock) || !h.hasLeftovers(t) {
+				_ = state.WaitGone(ctl.PID, ctl.Start, time.Second)
+			}
+			if !h.L.IsController(*ctl, name) && !h.hasLeftovers(t) {
+				return d.Warnings, ErrNotRunning(name)
+			}
 		}
 	}
 	return d.Warnings, container.Sweep(l, t, "destroyed")
