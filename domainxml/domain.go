@@ -21,6 +21,8 @@ type Domain struct {
 	Description string
 	// Metadata is kept verbatim (a copy of the <metadata> element), nil if absent.
 	Metadata *etree.Element
+	// Security is lxctl's own <lxctl:security> element of Metadata, parsed.
+	Security Security
 
 	Memory        uint64 // KiB, > 0 after validation
 	CurrentMemory uint64 // KiB; defaults to Memory

@@ -249,6 +249,7 @@ func (p *parser) domain(root *etree.Element) (*Domain, error) {
 			d.Description = textOf(c)
 		case "metadata":
 			d.Metadata = c.Copy()
+			err = p.security(c, &d.Security)
 		case "memory":
 			p.at["memory"] = p.lines[c]
 			d.Memory, err = p.sizeKiB(c, "memory")
