@@ -7,8 +7,10 @@ BIN       := bin/lxctl
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 # libcontainer's nsenter is C, so cgo stays on; netgo and osusergo keep the
-# static binary free of glibc's NSS.
-GOFLAGS_STATIC := -tags 'netgo osusergo' -trimpath \
+# static binary free of glibc's NSS; seccomp builds libcontainer's seccomp
+# support, linked statically from libseccomp.a (libseccomp-dev).
+TAGS      := netgo osusergo seccomp
+GOFLAGS_STATIC := -tags '$(TAGS)' -trimpath \
 	-ldflags "-s -w -extldflags -static -X github.com/lxctl/lxctl/cmd.version=$(VERSION) -X github.com/lxctl/lxctl/cmd.commit=$(COMMIT)"
 FUZZTIME  ?= 60s
 PREFIX    ?= /usr/local
@@ -32,7 +34,7 @@ deps: ## install what building and testing need (Debian, as root) when missing
 
 test: deps build ## run every test (as root: the tests start real containers)
 	@$(MAKE) --no-print-directory lint
-	CGO_ENABLED=1 $(GO) test -count=1 -timeout 20m ./...
+	CGO_ENABLED=1 $(GO) test -tags '$(TAGS)' -count=1 -timeout 20m ./...
 
 unit: ## run the tests that need no root
 	$(GO) test -count=1 ./domainxml/ ./state/
@@ -46,7 +48,7 @@ fuzz: ## fuzz the domain XML parser for FUZZTIME (default 60s)
 lint: ## gofmt and go vet
 	@files=$$(gofmt -l $$(find . -name '*.go' -not -path './.git/*')); \
 	  if [ -n "$$files" ]; then echo "gofmt: these need formatting: $$files" >&2; exit 1; fi
-	$(GO) vet ./...
+	$(GO) vet -tags '$(TAGS)' ./...
 
 bench: build ## lxctl vs runc, crun, LXC: one markdown table (as root; installs what is missing; see bench/run.sh)
 	@./bench/run.sh

@@ -43,7 +43,9 @@ func TestMain(m *testing.M) {
 			os.Exit(1)
 		}
 	}
-	build([]string{"CGO_ENABLED=1"}, "build", "-tags", "netgo osusergo", "-ldflags", "-extldflags -static", "-o", lxctlBin, ".")
+	// The tags of the Makefile's build: seccomp links libseccomp.a in, so
+	// containers get the default seccomp filter.
+	build([]string{"CGO_ENABLED=1"}, "build", "-tags", "netgo osusergo seccomp", "-ldflags", "-extldflags -static", "-o", lxctlBin, ".")
 	build([]string{"CGO_ENABLED=0"}, "build", "-o", guestBin, "./testdata/guest")
 	// Controllers outlive the lxctl command that started them and would be
 	// reparented to PID 1, which never reaps on these machines; as a

@@ -272,6 +272,10 @@ func Spec(d *domainxml.Domain, rootfs string, opts Options) (*specs.Spec, error)
 	}
 	_, rootRO := rootfsSource(d)
 	caps := Capabilities(d)
+	seccomp, err := seccompSpec(d)
+	if err != nil {
+		return nil, err
+	}
 	s := &specs.Spec{
 		Version:  specs.Version,
 		Root:     &specs.Root{Path: rootfs, Readonly: rootRO},
@@ -286,10 +290,15 @@ func Spec(d *domainxml.Domain, rootfs string, opts Options) (*specs.Spec, error)
 		Mounts: baseMounts(),
 		Linux: &specs.Linux{
 			CgroupsPath: cgPath,
+			// libvirt adds no cgroup namespace; lxctl does, so that the
+			// container sees (and can mount) only its own subtree of
+			// every hierarchy, never the host's or other containers'.
 			Namespaces: []specs.LinuxNamespace{
 				{Type: specs.MountNamespace}, {Type: specs.PIDNamespace},
 				{Type: specs.UTSNamespace}, {Type: specs.IPCNamespace},
+				{Type: specs.CgroupNamespace},
 			},
+			Seccomp: seccomp,
 			// libvirt makes /proc/sys read-only and hides nothing else;
 			// masking the kernel's sensitive files as runc does costs nothing.
 			ReadonlyPaths: []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"},
@@ -343,6 +352,12 @@ func baseMounts() []specs.Mount {
 		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
 		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
 		{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
+		// The container's own cgroups, as libvirt mounts them for systemd:
+		// through the cgroup namespace each hierarchy's root is the
+		// container's cgroup. Read-write, because systemd makes its own
+		// sub-cgroups; read-only would buy nothing against a privileged
+		// root, which can mount a hierarchy itself.
+		{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"nosuid", "noexec", "nodev"}},
 	}
 }
 
