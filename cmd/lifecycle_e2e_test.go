@@ -137,7 +137,8 @@ func TestPrivateRootContainer(t *testing.T) {
 	if lim, _ := os.ReadFile(filepath.Join(mem, "memory.limit_in_bytes")); strings.TrimSpace(string(lim)) != strconv.Itoa(256<<20) {
 		t.Errorf("memory.limit_in_bytes = %s, want %d", lim, 256<<20)
 	}
-	if procs, _ := os.ReadFile(filepath.Join(mem, "cgroup.procs")); !strings.Contains(string(procs), strconv.Itoa(st.InitPID)) {
+	// init runs in the payload cgroup below the domain's (container/cgroupns.go).
+	if procs, _ := os.ReadFile(filepath.Join(mem, "payload", "cgroup.procs")); !strings.Contains(string(procs), strconv.Itoa(st.InitPID)) {
 		t.Errorf("init %d not in its memory cgroup: %s", st.InitPID, procs)
 	}
 	if devs, _ := os.ReadFile(filepath.Join(st.CgroupPaths["devices"], "devices.list")); strings.Contains(string(devs), "a *:* rwm") || !strings.Contains(string(devs), "c 1:3 rwm") {
@@ -247,7 +248,7 @@ func TestDestroyManyProcesses(t *testing.T) {
 	e.ok("start", name)
 	e.waitConsole(name, "ready")
 	st := e.status(name)
-	procs, err := os.ReadFile(filepath.Join(st.CgroupPaths["pids"], "cgroup.procs"))
+	procs, err := os.ReadFile(filepath.Join(st.CgroupPaths["pids"], "payload", "cgroup.procs"))
 	if err != nil {
 		t.Fatal(err)
 	}

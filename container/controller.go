@@ -272,8 +272,15 @@ func (c *controller) startInit() (retErr error) {
 	}
 	lcRoot := filepath.Join(c.runDir, libcontainerDir)
 	_ = os.RemoveAll(lcRoot)
+	// The limits go on the domain's cgroup, init one level below it
+	// (cgroupns.go).
+	if err := nestCgroups(cfg); err != nil {
+		_ = killCgroups(c.cgPaths)
+		return err
+	}
 	lc, err := libcontainer.Create(lcRoot, c.name, cfg)
 	if err != nil {
+		_ = killCgroups(c.cgPaths)
 		return fmt.Errorf("create container: %w", err)
 	}
 	defer func() {
