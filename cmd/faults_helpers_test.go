@@ -59,16 +59,23 @@ func childrenOf(pid int) []int {
 	return kids
 }
 
-// cgroupTasks returns the pids in the domain's cgroups (any hierarchy).
+// cgroupTasks returns the pids in the domain's cgroups and the cgroups
+// below them (init runs in <name>.lxctl/payload), in any hierarchy.
 func cgroupTasks(name string) []int {
 	var pids []int
-	for _, d := range cgroupDirs(name) {
-		b, _ := os.ReadFile(filepath.Join(d, "cgroup.procs"))
-		for _, f := range strings.Fields(string(b)) {
-			if p, err := strconv.Atoi(f); err == nil && !slices.Contains(pids, p) {
-				pids = append(pids, p)
+	for _, top := range cgroupDirs(name) {
+		_ = filepath.WalkDir(top, func(d string, de os.DirEntry, err error) error {
+			if err != nil || !de.IsDir() {
+				return nil
 			}
-		}
+			b, _ := os.ReadFile(filepath.Join(d, "cgroup.procs"))
+			for _, f := range strings.Fields(string(b)) {
+				if p, err := strconv.Atoi(f); err == nil && !slices.Contains(pids, p) {
+					pids = append(pids, p)
+				}
+			}
+			return nil
+		})
 	}
 	return pids
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/opencontainers/runc/libcontainer/configs"
 )
 
-// payloadCgroup is the cgroup, below the domain's own, that init runs in.
+// PayloadCgroup is the cgroup, below the domain's own, that init runs in.
 //
 // Every container gets a cgroup namespace whose root is the cgroup init is
 // in, so that a privileged root inside, which can always mount a cgroup
@@ -24,7 +24,7 @@ import (
 // cgroup to its parent's limits, and the parent is out of the namespace's
 // reach. Status, freeze, kill, stats and removal all work on the domain's
 // cgroup as before: they take in its descendants.
-const payloadCgroup = "payload"
+const PayloadCgroup = "payload"
 
 // nestCgroups sets up the domain's cgroup (cfg.Cgroups as Config made it)
 // with every limit, then points libcontainer at the payload cgroup below,
@@ -43,7 +43,7 @@ func nestCgroups(cfg *configs.Config) error {
 		return fmt.Errorf("set the limits of cgroup %s: %w", outer.Path, err)
 	}
 	inner := outer
-	inner.Path = path.Join(outer.Path, payloadCgroup)
+	inner.Path = path.Join(outer.Path, PayloadCgroup)
 	inner.Resources = &cgroups.Resources{Devices: outer.Resources.Devices}
 	cfg.Cgroups = &inner
 	return nil

@@ -158,7 +158,14 @@ func childPartitions(pid int, leaf string) []string {
 			for sc.Scan() {
 				// hierarchy-id:controllers:path
 				f := strings.SplitN(sc.Text(), ":", 3)
-				if len(f) == 3 && path.Base(f[2]) == leaf {
+				if len(f) != 3 {
+					continue
+				}
+				// init runs one level below the domain's cgroup.
+				if path.Base(f[2]) == container.PayloadCgroup {
+					f[2] = path.Dir(f[2])
+				}
+				if path.Base(f[2]) == leaf {
 					if p := path.Dir(f[2]); p != "/" && p != "." {
 						parts = append(parts, p)
 						return parts
