@@ -82,8 +82,11 @@ func TestIsolationDefault(t *testing.T) {
 		t.Errorf("/sys/fs/cgroup inside lacks the container's hierarchies: %v", ls)
 	}
 	host, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", st.InitPID))
-	if !strings.Contains(string(host), "/"+name+".lxctl/payload\n") {
-		t.Errorf("init is not in the payload cgroup below the domain's:\n%s", host)
+	for _, l := range strings.Split(strings.TrimSpace(string(host)), "\n") {
+		f := strings.SplitN(l, ":", 3)
+		if len(f) != 3 || filepath.Base(f[2]) != "payload" || !strings.HasPrefix(filepath.Base(filepath.Dir(f[2])), name+".lxctl") {
+			t.Errorf("init is not in the payload cgroup below the domain's: %s", l)
+		}
 	}
 
 	// The devices cgroup: mounting it works (root has CAP_SYS_ADMIN), but it
