@@ -8,7 +8,8 @@ import (
 	"testing"
 )
 
-// cgroupValue reads a file of the v1 cgroup that pid is in for controller,
+// cgroupValue reads a file of the v1 cgroup of controller that holds the
+// limits of pid (the domain's cgroup, above the payload pid is in),
 // found from the host's view of /proc/<pid>/cgroup.
 func cgroupValue(t *testing.T, pid int, controller, file string) string {
 	t.Helper()
@@ -20,6 +21,11 @@ func cgroupValue(t *testing.T, pid int, controller, file string) string {
 		f := strings.SplitN(line, ":", 3)
 		if len(f) != 3 {
 			continue
+		}
+		// The limits are on the domain's cgroup; init runs in payload
+		// below it (container/cgroupns.go).
+		if filepath.Base(f[2]) == "payload" {
+			f[2] = filepath.Dir(f[2])
 		}
 		for _, c := range strings.Split(f[1], ",") {
 			if c == controller {
