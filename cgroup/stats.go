@@ -3,6 +3,8 @@ package cgroup
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -161,20 +163,45 @@ func MemoryStat(paths map[string]string) (*MemoryStats, error) {
 }
 
 // OOMKills returns how many processes of the cgroup the kernel killed for
-// hitting its memory limit: oom_kill of memory.oom_control on v1 (kernel
-// 4.13 and later), of memory.events on v2.
+// hitting its memory limit: oom_kill of memory.events on v2, which counts
+// the whole subtree; on v1 (kernel 4.13 and later) memory.oom_control counts
+// only the cgroup the victim was in, so the cgroup's descendants (init's
+// payload cgroup, a systemd's own cgroups inside) are added up.
 func OOMKills(paths map[string]string) (uint64, error) {
 	dir, v2, err := memDir(paths)
 	if err != nil {
 		return 0, err
 	}
-	file := "memory.oom_control"
 	if v2 {
-		file = "memory.events"
+		n, err := fscommon.GetValueByKey(dir, "memory.events", "oom_kill")
+		if err != nil {
+			return 0, fmt.Errorf("cgroup %s: %w", cgroupName(paths), err)
+		}
+		return n, nil
 	}
-	n, err := fscommon.GetValueByKey(dir, file, "oom_kill")
+	var total uint64
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if p != dir && isGone(err) {
+				return nil // a child cgroup removed meanwhile
+			}
+			return err
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		n, err := fscommon.GetValueByKey(p, "memory.oom_control", "oom_kill")
+		if err != nil {
+			if p != dir && isGone(err) {
+				return nil
+			}
+			return err
+		}
+		total += n
+		return nil
+	})
 	if err != nil {
 		return 0, fmt.Errorf("cgroup %s: %w", cgroupName(paths), err)
 	}
-	return n, nil
+	return total, nil
 }
