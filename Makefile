@@ -23,7 +23,7 @@ all: build ## build bin/lxctl (the default)
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-build: $(BIN) ## build the static binary bin/lxctl
+build: deps $(BIN) ## build the static binary bin/lxctl (installs what it needs first, e.g. libseccomp-dev, when missing)
 
 $(BIN): $(shell find . -name '*.go' -not -path './testdata/*') $(wildcard */*/*.c) go.mod go.sum
 	@mkdir -p bin
