@@ -232,14 +232,19 @@ func TestUntrustedRoot(t *testing.T) {
 // lostRecords runs the case of a running domain whose records are gone:
 // list still says running (and why it warns), destroy kills init and
 // controller and removes every cgroup dir of the domain.
-func lostRecords(t *testing.T, lose func(e *env, name string)) {
+func lostRecords(t *testing.T, paused bool, lose func(e *env, name string)) {
 	e := newEnv(t)
 	name := e.name("lost")
 	ctl, init := e.startGuest(name, "fork", "3", "sleep")
 	leaf, _ := e.layout().CgroupLeaf(name)
+	want := "running"
+	if paused {
+		e.ok("suspend", name)
+		want = "paused"
+	}
 	lose(e, name)
 	r := e.run("", "list")
-	if r.code != 0 || !strings.Contains(r.stdout, name) || !strings.Contains(r.stdout, "running") || !strings.Contains(r.stdout, strconv.Itoa(ctl)) {
+	if r.code != 0 || !strings.Contains(r.stdout, name) || !strings.Contains(r.stdout, want) || !strings.Contains(r.stdout, strconv.Itoa(ctl)) {
 		t.Fatalf("list: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	if !strings.Contains(r.stderr, "status record is missing") {
@@ -267,7 +272,7 @@ func lostRecords(t *testing.T, lose func(e *env, name string)) {
 }
 
 func TestStatusRecordDeleted(t *testing.T) {
-	lostRecords(t, func(e *env, name string) {
+	lostRecords(t, false, func(e *env, name string) {
 		p, _ := e.layout().StatusPath(name)
 		if err := os.Remove(p); err != nil {
 			t.Fatal(err)
@@ -276,7 +281,7 @@ func TestStatusRecordDeleted(t *testing.T) {
 }
 
 func TestRunDirWiped(t *testing.T) {
-	lostRecords(t, func(e *env, name string) {
+	lostRecords(t, false, func(e *env, name string) {
 		// As a tmpfs /run after a crash, or rm -rf: everything, locks too.
 		if err := os.RemoveAll(e.layout().Run); err != nil {
 			t.Fatal(err)
@@ -438,4 +443,14 @@ func TestForgedRecordRunning(t *testing.T) {
 	if !alive(victim.Process.Pid) || !dirExists(paths["pids"]) {
 		t.Errorf("destroy obeyed the forged record")
 	}
+}
+
+// A paused domain whose records are gone is still found, and paused: the
+// freezer says so.
+func TestRunDirWipedPaused(t *testing.T) {
+	lostRecords(t, true, func(e *env, name string) {
+		if err := os.RemoveAll(e.layout().Run); err != nil {
+			t.Fatal(err)
+		}
+	})
 }

@@ -319,6 +319,8 @@ func (h *Host) Inspect(name string, o Opts) (*Domain, error) {
 			d.State, d.Reason = virshState(rec.State), rec.Reason
 			h.checkCgroups(d, rec)
 			h.checkFrozen(d, rec)
+		} else {
+			h.checkFrozen(d, nil)
 		}
 		if o.ParseLive {
 			d.Live, d.LiveErr = h.readLive(name)
@@ -380,7 +382,8 @@ func (h *Host) checkCgroups(d *Domain, rec *state.Status) {
 // answers, but a controller killed between the two, or a hand on the
 // freezer, would leave the record behind the host. The cgroup is the
 // domain's own (derived); the record only hints at its partition when no
-// config was parsed (list).
+// config was parsed (list). rec is nil when there is no record of the
+// running controller: the freezer's word is then the only one.
 func (h *Host) checkFrozen(d *Domain, rec *state.Status) {
 	if d.State != "running" && d.State != "paused" {
 		return
@@ -390,7 +393,7 @@ func (h *Host) checkFrozen(d *Domain, rec *state.Status) {
 		if p, err := container.Partition(d.Config()); err == nil {
 			part = p
 		}
-	} else if rec.CgroupPath != "" {
+	} else if rec != nil && rec.CgroupPath != "" {
 		part = filepath.Dir(rec.CgroupPath)
 	}
 	dirs, err := container.CgroupDirs(h.L, d.Name, part)
@@ -402,6 +405,10 @@ func (h *Host) checkFrozen(d *Domain, rec *state.Status) {
 		return
 	}
 	switch {
+	case frozen && d.State == "running" && rec == nil:
+		// No record to disagree with (it is missing or not the running
+		// controller's): the freezer alone says paused.
+		d.State, d.Reason = "paused", "unknown"
 	case frozen && d.State == "running":
 		d.State, d.Reason = "paused", "unknown"
 		d.warn("domain '%s' is frozen though its record says it runs", d.Name)

@@ -10,7 +10,7 @@
 #     lxc.net.0.type=empty). No user namespace; no cgroup namespace (LXC and nspawn
 #     add one, runc/crun do not). lxctl's default capability policy (libvirt's)
 #     keeps more capabilities than the anchors' three; no seccomp in either.
-#   - cgroups: lxctl's /machine/<name>.lxctl in every hierarchy, pids limit 16384.
+#   - cgroups: lxctl's /machine/<name>.lxctl-<root key> in every hierarchy, pids limit 16384.
 # Detached start = `lxctl start NAME` (returns once init runs). Stop = `lxctl
 # destroy NAME` (freeze, SIGKILL all, thaw, until empty; cgroups removed).
 # Resident process = the controller (status.json controller_pid = `lxctl domid`).
