@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"regexp"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -40,6 +41,8 @@ type iface struct {
 	hostIPs    []*netlink.Addr // type ethernet: on the host end
 	hostRoutes []route
 }
+
+var generatedName = regexp.MustCompile(`^vnet[0-9]+$`)
 
 type route struct {
 	dst    *net.IPNet // nil: default route
@@ -99,7 +102,11 @@ func (p *Plan) planIface(d *domainxml.Domain, ifc *domainxml.Interface) (*iface,
 	if err != nil {
 		return nil, fmt.Errorf("mac address '%s': %w", ifc.MAC, err)
 	}
-	ni := &iface{ifc: ifc, auto: ifc.Target == "", host: ifc.Target, guest: ifc.Guest, mac: mac, mtu: ifc.MTU}
+	// A vnetN target is a name lxctl (or libvirt) chose for an earlier
+	// run, as dumpxml shows it: libvirt drops those at define, lxctl
+	// prefers it but takes another when it is in use.
+	auto := ifc.Target == "" || generatedName.MatchString(ifc.Target)
+	ni := &iface{ifc: ifc, auto: auto, host: ifc.Target, guest: ifc.Guest, mac: mac, mtu: ifc.MTU}
 	var gw *netip.Prefix
 	switch ifc.Type {
 	case "bridge":

@@ -156,8 +156,11 @@ func (l Layout) NetworkAutostart(name string) bool {
 	return err == nil
 }
 
-// NetworkState is the runtime record of an active network. It is written
-// before the bridge is made, so net-destroy can undo a half-done net-start.
+// NetworkState is the runtime record of an active network. net-start
+// writes it last, once the bridge, its address and its NAT chain are all
+// there. It is a hint: package network decides whether a network is
+// active from its marked bridge on the host, and reports a record that
+// disagrees.
 type NetworkState struct {
 	Name    string    `json:"name"`
 	Bridge  string    `json:"bridge"`
