@@ -16,7 +16,7 @@ FUZZTIME  ?= 60s
 PREFIX    ?= /usr/local
 DESTDIR   ?=
 
-.PHONY: all build deps test unit demo fuzz lint clean clean-test help bench man install
+.PHONY: all build deps test unit demo fuzz lint clean clean-test help bench soak man install
 
 all: build ## build bin/lxctl (the default)
 
@@ -49,6 +49,9 @@ lint: ## gofmt and go vet
 	@files=$$(gofmt -l $$(find . -name '*.go' -not -path './.git/*')); \
 	  if [ -n "$$files" ]; then echo "gofmt: these need formatting: $$files" >&2; exit 1; fi
 	$(GO) vet -tags '$(TAGS)' ./...
+
+soak: deps build ## the long fault tests: 300 model cycles with kills, 20 clients x 60s (as root; prints what it measured)
+	LXCTL_SOAK=1 CGO_ENABLED=1 $(GO) test -count=1 -timeout 90m -v -run '^(TestModel|TestConcurrentClients)$$' ./cmd/ | grep -E '^(SOAK|--- |ok|FAIL|\s+\S+_test.go)'
 
 bench: build ## lxctl vs runc, crun, LXC: one markdown table (as root; installs what is missing; see bench/run.sh)
 	@./bench/run.sh

@@ -26,9 +26,20 @@ func cmdlineArgs(pid int) []string {
 }
 
 // controllersOf returns the live controller processes of domain name under
-// root: exec'd ones ("lxctl __controller ... --root ROOT ... NAME") and
-// standby ones, which carry the start's arguments.
+// root ("lxctl __controller ... --root ROOT ... NAME"), including standby
+// controllers that were handed the domain (they take the controller's
+// command line), not those still waiting for a start to decide.
 func controllersOf(root, name string) []int {
+	return procsOf(root, name, false)
+}
+
+// standbysOf returns the standby controllers of starts of name that have
+// not (yet) been handed the domain.
+func standbysOf(root, name string) []int {
+	return procsOf(root, name, true)
+}
+
+func procsOf(root, name string, standby bool) []int {
 	var found []int
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, d := range dirs {
@@ -38,6 +49,9 @@ func controllersOf(root, name string) []int {
 		}
 		args := cmdlineArgs(pid)
 		if len(args) < 2 || args[1] != "__controller" || !slices.Contains(args, root) || !slices.Contains(args, name) {
+			continue
+		}
+		if (len(args) > 2 && args[2] == "--standby") != standby {
 			continue
 		}
 		if alive(pid) {
