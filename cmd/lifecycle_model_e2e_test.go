@@ -62,7 +62,7 @@ func TestModel(t *testing.T) {
 	begin := time.Now()
 	for c := 0; c < cycles; c++ {
 		seed := rng.Int63()
-		m := &model{t: t, e: newModelEnv(t), rng: rand.New(rand.NewSource(seed)), seed: seed, soak: soak, stats: &st}
+		m := &lifeModel{t: t, e: newModelEnv(t), rng: rand.New(rand.NewSource(seed)), seed: seed, soak: soak, stats: &st}
 		m.cycle()
 		st.cycles++
 		if !soak && (st.failures > 0 || st.disagreements > 0 || st.leaks > 0) {
@@ -89,9 +89,9 @@ func newModelEnv(t *testing.T) *env {
 	return &env{t: t, root: root}
 }
 
-// model is one cycle: the domains, what the model believes of each
+// lifeModel is one cycle: the domains, what the model believes of each
 // ("absent", "shut off", "running", "paused") and whether it is defined.
-type model struct {
+type lifeModel struct {
 	t     *testing.T
 	e     *env
 	rng   *rand.Rand
@@ -107,7 +107,7 @@ type model struct {
 // modelOps, start and define twice: a domain spends more steps running.
 var modelOps = []string{"define", "define", "undefine", "start", "start", "destroy", "shutdown", "suspend", "resume", "reboot"}
 
-func (m *model) cycle() {
+func (m *lifeModel) cycle() {
 	m.state, m.def = map[string]string{}, map[string]bool{}
 	for i := 0; i < modelNames; i++ {
 		n := m.e.name("m")
@@ -134,7 +134,7 @@ func (m *model) cycle() {
 }
 
 // fail records an unexpected result; in make test it ends the test.
-func (m *model) fail(kind *int, format string, args ...any) bool {
+func (m *lifeModel) fail(kind *int, format string, args ...any) bool {
 	*kind++
 	msg := fmt.Sprintf(format, args...)
 	m.t.Errorf("model cycle seed %d (replay: LXCTL_MODEL_SEED is the run's seed; steps so far:\n  %s\n): %s",
@@ -142,13 +142,13 @@ func (m *model) fail(kind *int, format string, args ...any) bool {
 	return false
 }
 
-func (m *model) xml(name string) string {
+func (m *lifeModel) xml(name string) string {
 	return m.e.guestDomain(name, "", "", "sleep")
 }
 
 // step runs one command, killing its CLI at a random moment if kill is
 // set, and checks it against the model when it ran to its end.
-func (m *model) step(op, name string, kill bool) bool {
+func (m *lifeModel) step(op, name string, kill bool) bool {
 	m.stats.ops++
 	args := []string{op, name}
 	switch op {
@@ -268,7 +268,7 @@ func (m *model) step(op, name string, kill bool) bool {
 }
 
 // killController kill -9s the domain's controller as found on the host.
-func (m *model) killController(name string) {
+func (m *lifeModel) killController(name string) {
 	ctls := controllersOf(m.e.root, name)
 	if len(ctls) == 0 {
 		m.log = append(m.log, fmt.Sprintf("kill -9 controller of %s: none runs", name))
@@ -292,12 +292,22 @@ func (m *model) killController(name string) {
 
 // check compares lxctl with the host for name, then the model with both;
 // after a killed CLI the model takes what the host says.
-func (m *model) check(name string) bool {
+func (m *lifeModel) check(name string) bool {
 	defPath, _ := m.e.layout().DefinitionPath(name)
 	_, err := os.Stat(defPath)
 	defined := err == nil
+	last := m.log[len(m.log)-1]
+	// A command that ran to its end has done what it says when it
+	// returns (start: init runs; destroy, shutdown: the controller is
+	// gone): lxctl and the host must agree at once. After a kill the host
+	// may still be on its way (settle).
+	if !strings.Contains(last, "kill") {
+		if d := m.e.agree(name, defined); d != "" {
+			return m.fail(&m.stats.disagreements, "right after %q: %s", last, d)
+		}
+	}
 	if d := m.e.settle(name, defined); d != "" {
-		return m.fail(&m.stats.disagreements, "after %q: %s", m.log[len(m.log)-1], d)
+		return m.fail(&m.stats.disagreements, "after %q: %s", last, d)
 	}
 	v, err := m.e.lxctlView(name)
 	if err != nil {
@@ -307,7 +317,6 @@ func (m *model) check(name string) bool {
 	if got == "" {
 		got = "absent"
 	}
-	last := m.log[len(m.log)-1]
 	if !strings.Contains(last, "CLI killed") {
 		if got != m.state[name] || defined != m.def[name] {
 			return m.fail(&m.stats.failures, "after %q: lxctl and the host say %q (defined %v), the model %q (defined %v)", last, got, defined, m.state[name], m.def[name])
@@ -319,7 +328,7 @@ func (m *model) check(name string) bool {
 
 // finish ends a cycle: destroys and undefines its domains and counts what
 // is left on the host (processes, cgroups, runtime dirs, mounts).
-func (m *model) finish() {
+func (m *lifeModel) finish() {
 	e := m.e
 	for _, n := range m.names {
 		for _, p := range controllersOf(e.root, n) {
