@@ -21,5 +21,8 @@
 //     (failed)", under the domain lock, re-checked once held.
 //
 // cmd/ parses arguments, calls Host and prints; the answers here are the
-// same for every command (and a future Go API).
+// same for every command (and a future Go API). In the dependency order
+// it sits between cmd/ and the packages that act: it imports container,
+// cgroup, state and domainxml, and only cmd imports it. It never prints;
+// what the user should hear about goes in Domain.Warnings or an error.
 package domain
