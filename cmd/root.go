@@ -35,6 +35,14 @@ func Execute() int {
 	err := root.Execute()
 	// A controller booted in advance for a start that did not need it.
 	standby.Release()
+	// lxctl enter passes its command's exit status on.
+	var es *exitStatus
+	if errors.As(err, &es) {
+		if es.err != nil {
+			printError(g.io, es.err)
+		}
+		return es.code
+	}
 	if err != nil {
 		if !errors.Is(err, errSilent) {
 			printError(g.io, err)
@@ -137,6 +145,7 @@ binary with no daemon: each running container has one small controller process.`
 	root.AddCommand(statsCommands(g)...)
 	root.AddCommand(tuneCommands(g)...)
 	root.AddCommand(newEventCmd(g))
+	root.AddCommand(enterCommands(g)...) // issue 12: enter.go
 	addCompletions(g, root)
 	return root
 }
