@@ -3,10 +3,11 @@ package cmd
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
-	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
@@ -132,28 +133,31 @@ func runEnter(g *globals, c *cobra.Command, args []string, opts *enterOptions, v
 		outTerm = term.IsTerminal(int(f.Fd()))
 	}
 	useTTY := opts.tty || (!opts.noTTY && inTerm && outTerm)
-	xo := container.ExecOptions{
-		Args: cmdArgs, Env: opts.env, User: opts.user, Cwd: opts.workdir, TTY: useTTY,
-		Stdin: g.io.In, Stdout: g.io.Out, Stderr: g.io.ErrOut,
-	}
+	xo := container.ExecOptions{Args: cmdArgs, Env: opts.env, User: opts.user, Cwd: opts.workdir, TTY: useTTY}
 	if useTTY && inTerm {
 		if ws, err := unix.IoctlGetWinsize(int(in.Fd()), unix.TIOCGWINSZ); err == nil {
 			xo.Rows, xo.Cols = ws.Row, ws.Col
 		}
 	}
-
-	// The process is this thread's child and gets SIGKILL when the thread
-	// ends (PR_SET_PDEATHSIG, set by lxctl's init entry): a CLI killed with
-	// -9 leaves nothing behind. The thread must therefore stay, which
-	// LockOSThread without an unlock guarantees until lxctl exits.
-	runtime.LockOSThread()
+	var stdio *stdioFiles
+	if !useTTY {
+		if stdio, err = newStdioFiles(g.io); err != nil {
+			return err
+		}
+		defer stdio.close()
+		xo.Stdin, xo.Stdout, xo.Stderr = stdio.in, stdio.out, stdio.errOut
+	}
 	// Signals arriving from now on are passed on to the process once it
-	// runs; until then they are held.
+	// runs. With a terminal, what the user types (^C, ^\, ^Z) goes through
+	// the pty and its line discipline instead.
 	sigc := make(chan os.Signal, 8)
 	signal.Notify(sigc, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT)
 	defer signal.Stop(sigc)
 
 	x, err := startEnter(g, name, xo)
+	if stdio != nil {
+		stdio.sent() // the controller has the process's copies
+	}
 	if err != nil {
 		var ce *container.CommandError
 		if errors.As(err, &ce) {
@@ -177,7 +181,7 @@ func runEnter(g *globals, c *cobra.Command, args []string, opts *enterOptions, v
 		for {
 			select {
 			case sig := <-sigc:
-				_ = x.Signal(sig)
+				_ = x.Signal(sig.(unix.Signal))
 			case <-done:
 				return
 			}
@@ -188,8 +192,11 @@ func runEnter(g *globals, c *cobra.Command, args []string, opts *enterOptions, v
 	if local != nil {
 		local.Finish()
 	}
+	if stdio != nil {
+		stdio.wait()
+	}
 	if err != nil {
-		return fmt.Errorf("wait for '%s': %w", cmdArgs[0], err)
+		return fmt.Errorf("'%s' in domain '%s': %w", cmdArgs[0], name, err)
 	}
 	switch {
 	case ws.Signaled():
@@ -200,41 +207,96 @@ func runEnter(g *globals, c *cobra.Command, args []string, opts *enterOptions, v
 	return nil
 }
 
-// startEnter checks the domain and starts the process with the domain's
-// lock held, so no suspend, destroy or reboot lands between the checks
-// and the process joining the container. The lock is released once the
-// process runs: a long session does not block other commands.
+// startEnter checks the domain and has its controller start the process.
+// The controller runs requests one at a time in its event loop, so no
+// suspend, destroy or reboot lands between its checks and the start.
 func startEnter(g *globals, arg string, xo container.ExecOptions) (*container.Exec, error) {
-	var x *container.Exec
-	err := g.withLock(arg, func(name string) error {
-		d, err := g.inspectLocked(name)
-		if err != nil {
-			return err
+	d, err := g.lookup(arg)
+	if err != nil {
+		return nil, err
+	}
+	if !d.active() {
+		return nil, notRunningError(d.Name)
+	}
+	if d.State == "paused" {
+		return nil, pausedError(d.Name)
+	}
+	x, err := container.StartExec(g.layout(), d.Name, xo)
+	switch {
+	case errors.Is(err, container.ErrPaused):
+		return nil, pausedError(d.Name)
+	case errors.Is(err, container.ErrNotRunning):
+		return nil, notRunningError(d.Name)
+	case err != nil:
+		var ce *container.CommandError
+		if errors.As(err, &ce) {
+			return nil, err
 		}
-		if !d.active() || d.Live == nil {
-			return fmt.Errorf("domain '%s' is not running (start it with lxctl start %s)", name, name)
-		}
-		if d.State == "paused" {
-			return pausedError(name)
-		}
-		x, err = container.StartExec(g.layout(), d.Status, d.Live, xo)
-		switch {
-		case errors.Is(err, container.ErrPaused):
-			return pausedError(name)
-		case errors.Is(err, container.ErrNotRunning):
-			return fmt.Errorf("domain '%s' is not running (start it with lxctl start %s)", name, name)
-		case err != nil:
-			var ce *container.CommandError
-			if errors.As(err, &ce) {
-				return err
-			}
-			return fmt.Errorf("domain '%s': %w", name, err)
-		}
-		return nil
-	})
-	return x, err
+		return nil, fmt.Errorf("domain '%s': %w", d.Name, err)
+	}
+	return x, nil
+}
+
+func notRunningError(name string) error {
+	return fmt.Errorf("domain '%s' is not running (start it with lxctl start %s)", name, name)
 }
 
 func pausedError(name string) error {
 	return fmt.Errorf("domain '%s' is paused: resume it first with lxctl resume %s", name, name)
 }
+
+// stdioFiles are the streams handed to the process without a terminal.
+// The controller gets them as file descriptors, so lxctl's own stdin,
+// stdout and stderr are passed on as they are: the process reads the
+// pipe or file itself and sees its end. Streams that are not files (a
+// test's buffers) go through pipes copied here.
+type stdioFiles struct {
+	in, out, errOut *os.File
+	mine            []*os.File // pipe ends passed on, closed once sent
+	copies          sync.WaitGroup
+}
+
+func newStdioFiles(s *IOStreams) (*stdioFiles, error) {
+	f := &stdioFiles{}
+	if file, ok := s.In.(*os.File); ok {
+		f.in = file
+	} else {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return nil, err
+		}
+		f.in, f.mine = r, append(f.mine, r)
+		go func() { _, _ = io.Copy(w, s.In); w.Close() }()
+	}
+	for _, p := range []struct {
+		w   io.Writer
+		dst **os.File
+	}{{s.Out, &f.out}, {s.ErrOut, &f.errOut}} {
+		if file, ok := p.w.(*os.File); ok {
+			*p.dst = file
+			continue
+		}
+		r, w, err := os.Pipe()
+		if err != nil {
+			f.sent()
+			return nil, err
+		}
+		*p.dst, f.mine = w, append(f.mine, w)
+		f.copies.Add(1)
+		go func(dst io.Writer) { defer f.copies.Done(); _, _ = io.Copy(dst, r); r.Close() }(p.w)
+	}
+	return f, nil
+}
+
+// sent closes this process's ends of the pipes passed on.
+func (f *stdioFiles) sent() {
+	for _, m := range f.mine {
+		m.Close()
+	}
+	f.mine = nil
+}
+
+// wait waits for the output copied through pipes.
+func (f *stdioFiles) wait() { f.copies.Wait() }
+
+func (f *stdioFiles) close() { f.sent() }

@@ -83,25 +83,28 @@ func (s *syncBuf) String() string {
 	return s.b.String()
 }
 
-// enteredPID waits until the lxctl process cli has a child that runs comm
-// (the entered process is lxctl's own child) and returns its host pid.
-func enteredPID(t *testing.T, cli int, comm string) int {
+// enteredPID waits until the domain's controller has a child other than
+// init that runs comm (the controller starts entered processes) and
+// returns its host pid.
+func (e *env) enteredPID(name, comm string) int {
+	t := e.t
 	t.Helper()
+	st := e.status(name)
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", cli))
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", st.ControllerPID))
 		for _, f := range tasks {
 			data, _ := os.ReadFile(f)
 			for _, s := range strings.Fields(string(data)) {
 				pid, _ := strconv.Atoi(s)
-				if c, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); strings.TrimSpace(string(c)) == comm {
+				if c, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); pid != st.InitPID && strings.TrimSpace(string(c)) == comm {
 					return pid
 				}
 			}
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	t.Fatalf("lxctl enter (pid %d) has no child running %s", cli, comm)
+	t.Fatalf("the controller of %s has no child running %s", name, comm)
 	return 0
 }
 
@@ -191,7 +194,7 @@ func TestEnterJoinsContainer(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			init := e.status(tc.name).InitPID
 			cli, out := e.enterBackground(append([]string{tc.name, "--"}, tc.cmd...)...)
-			pid := enteredPID(t, cli.Process.Pid, tc.comm)
+			pid := e.enteredPID(tc.name, tc.comm)
 			for _, ns := range []string{"mnt", "pid", "uts", "ipc", "net", "user", "cgroup"} {
 				if a, b := nsOf(t, init, ns), nsOf(t, pid, ns); a != b {
 					t.Errorf("%s namespace: init %s, entered %s", ns, a, b)
@@ -238,15 +241,27 @@ func TestEnterJoinsContainer(t *testing.T) {
 	}
 }
 
-// TestEnterKilledCLI: a lxctl enter killed with -9 leaves nothing behind.
+// TestEnterKilledCLI: a lxctl enter killed with -9 leaves nothing behind:
+// the controller kills and reaps the process it started for it.
 func TestEnterKilledCLI(t *testing.T) {
 	e := newEnv(t)
 	name := e.startHostRoot("enterkill")
 	cli, _ := e.enterBackground(name, "--", "/bin/sleep", "1000")
-	pid := enteredPID(t, cli.Process.Pid, "sleep")
+	pid := e.enteredPID(name, "sleep")
 	_ = cli.Process.Kill()
 	_ = cli.Wait()
-	e.waitFor("the entered process to die with lxctl", func() bool { return !alive(pid) })
+	// Killed and reaped by the controller, not left as a zombie of a PID 1
+	// that never reaps: that would keep the pid namespace, and init, from
+	// ever finishing to die.
+	e.waitFor("the entered process to be killed and reaped", func() bool {
+		_, err := os.Stat(fmt.Sprintf("/proc/%d", pid))
+		return errors.Is(err, os.ErrNotExist)
+	})
+	start := time.Now()
+	e.ok("destroy", name)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("destroy took %s", d)
+	}
 }
 
 // TestEnterSignals: in pipe mode SIGTERM, SIGINT and SIGHUP sent to lxctl
@@ -256,7 +271,7 @@ func TestEnterSignals(t *testing.T) {
 	name := e.startHostRoot("entersig")
 	for _, sig := range []syscall.Signal{unix.SIGTERM, unix.SIGINT, unix.SIGHUP} {
 		cli, _ := e.enterBackground(name, "--", "/bin/sleep", "1000")
-		enteredPID(t, cli.Process.Pid, "sleep")
+		e.enteredPID(name, "sleep")
 		_ = cli.Process.Signal(sig)
 		if code := exitCode(t, cli); code != 128+int(sig) {
 			t.Errorf("%v: exit %d, want %d", sig, code, 128+int(sig))

@@ -50,6 +50,7 @@ type controller struct {
 	cons    *console.Server
 	control *net.UnixListener
 	reqs    chan *controlRequest
+	exec    *execServer // lxctl enter's processes (exec_server.go)
 
 	lc      *libcontainer.Container
 	proc    *libcontainer.Process
@@ -190,6 +191,9 @@ func (c *controller) setup() error {
 		return fmt.Errorf("console: %w", err)
 	}
 	if c.control, err = listenControl(c.st.ControlSocket, c.reqs); err != nil {
+		return err
+	}
+	if c.exec, err = newExecServer(filepath.Join(c.runDir, ExecSocketFile)); err != nil {
 		return err
 	}
 	// Networks, guest names and leases are resolved once; every start of
@@ -450,6 +454,8 @@ func (c *controller) loop() error {
 			return c.teardown(reason, code, sig)
 		case <-term:
 			return c.destroy(nil)
+		case r := <-c.exec.reqs:
+			c.startExec(r)
 		case r := <-c.reqs:
 			if r.req.V != controlVersion {
 				r.reply(fmt.Errorf("control protocol version %d not supported (this controller speaks %d): restart the domain with this lxctl", r.req.V, controlVersion))
@@ -679,6 +685,8 @@ func (c *controller) teardown(reason string, code int, sig string) error {
 	if c.control != nil {
 		_ = c.control.Close()
 	}
+	// Entered processes died with the cgroups; their clients get the end.
+	c.exec.close()
 	if c.st != nil && c.st.HostRootMount != "" {
 		// The mount lives in this process's namespace only; detach it so
 		// the runtime dir can be removed.
