@@ -215,7 +215,7 @@ func startEnter(g *globals, arg string, xo container.ExecOptions) (*container.Ex
 	if err != nil {
 		return nil, err
 	}
-	if !d.active() {
+	if !d.Active() {
 		return nil, notRunningError(d.Name)
 	}
 	if d.State == "paused" {

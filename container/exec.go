@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -131,11 +130,10 @@ func StartExec(l state.Layout, name string, o ExecOptions) (*Exec, error) {
 	if len(o.Args) == 0 || o.Args[0] == "" {
 		return nil, errors.New("no command to run")
 	}
-	runDir, err := l.RunDir(name)
+	path, err := RunFile(l, name, ExecSocketFile)
 	if err != nil {
 		return nil, err
 	}
-	path := filepath.Join(runDir, ExecSocketFile)
 	if err := checkSocketPath(path); err != nil {
 		return nil, err
 	}
