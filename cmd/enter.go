@@ -126,6 +126,14 @@ func runEnter(g *globals, c *cobra.Command, args []string, opts *enterOptions, v
 	if opts.tty && opts.noTTY {
 		return errors.New("-t/--tty and -T/--no-tty contradict each other: give one")
 	}
+	for _, kv := range opts.env {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return fmt.Errorf("-e '%s': give KEY=VALUE", kv)
+		}
+	}
+	if opts.workdir != "" && !strings.HasPrefix(opts.workdir, "/") {
+		return fmt.Errorf("-w '%s': the working directory must be an absolute path in the container", opts.workdir)
+	}
 	in, inIsFile := g.io.InFile()
 	inTerm := inIsFile && term.IsTerminal(int(in.Fd()))
 	outTerm := false

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -210,6 +211,13 @@ func (c *controller) startExec(r *execConn) {
 		if ce := commandError(req.Args[0], err); ce != nil {
 			c.exec.send(r.conn, execReply{Kind: "command", Cmd: ce.Command, Status: ce.Status, Cause: ce.Reason, Error: ce.Error()})
 			r.conn.Close()
+			return
+		}
+		if msg := err.Error(); strings.Contains(msg, "chdir to cwd") {
+			// libcontainer's words name its config.json, which lxctl
+			// users never see.
+			_, why, _ := strings.Cut(msg, "failed: ")
+			fail("", fmt.Errorf("working directory '%s' in the container: %s (use -w with a directory that exists there)", cwd, why))
 			return
 		}
 		fail("", fmt.Errorf("run '%s' in the container: %w", req.Args[0], err))
