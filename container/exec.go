@@ -188,6 +188,11 @@ func StartExec(l state.Layout, name string, o ExecOptions) (*Exec, error) {
 	}
 	x := &Exec{conn: conn}
 	rep, err := x.read()
+	if errors.Is(err, io.EOF) || errors.Is(err, unix.ECONNRESET) {
+		// The controller closed the session unanswered: the domain
+		// stopped while the request waited.
+		return nil, ErrNotRunning
+	}
 	if err != nil {
 		return nil, fmt.Errorf("no answer from the domain's controller: %w", err)
 	}
