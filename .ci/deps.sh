@@ -8,6 +8,7 @@ command -v gcc >/dev/null || need+=(gcc)
 # libcontainer's seccomp support (build tag seccomp) links libseccomp.a in
 [ -e /usr/lib/x86_64-linux-gnu/libseccomp.a ] || [ -e /usr/lib/aarch64-linux-gnu/libseccomp.a ] || need+=(libseccomp-dev)
 command -v pkg-config >/dev/null || need+=(pkgconf)  # libseccomp-golang finds libseccomp through it
+[ -x /usr/lib/systemd/systemd ] || need+=(systemd)    # a test boots it in a container under the seccomp filter
 command -v nsenter >/dev/null || need+=(util-linux)   # tests read a container's hostname
 command -v pgrep >/dev/null || need+=(procps)          # tests look for leaked processes
 command -v ip >/dev/null || need+=(iproute2)           # network tests make test bridges and look at links (lxctl itself uses netlink)

@@ -3,6 +3,7 @@ package cmd_test
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -272,4 +273,77 @@ func TestUnprivilegedExample(t *testing.T) {
 	if alive(st.InitPID) {
 		t.Errorf("init %s survived destroy", strconv.Itoa(st.InitPID))
 	}
+}
+
+// TestSystemdBoots: what the isolation keeps working. The host's systemd
+// boots as init of a private root (the host's /usr read-only, a copy of its
+// /etc, its own network namespace) under the default seccomp filter and in
+// its cgroup namespace, to basic.target with no failed unit, and makes its
+// cgroups below the payload cgroup.
+func TestSystemdBoots(t *testing.T) {
+	const systemd = "/usr/lib/systemd/systemd"
+	if _, err := os.Stat(systemd); err != nil {
+		t.Fatalf("%v (make test installs systemd when missing)", err)
+	}
+	e := newEnv(t)
+	name := e.name("systemd")
+	root := filepath.Join(e.root, "sd-root")
+	for _, d := range []string{"proc", "sys", "dev", "run", "tmp", "var/tmp", "var/log", "var/lib", "root", "usr/lib/systemd"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, l := range []string{"bin", "sbin", "lib", "lib64"} {
+		if _, err := os.Lstat("/usr/" + l); err == nil {
+			if err := os.Symlink("usr/"+l, filepath.Join(root, l)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if out, err := exec.Command("cp", "-a", "/etc", filepath.Join(root, "etc")).CombinedOutput(); err != nil {
+		t.Fatalf("copy /etc: %v\n%s", err, out)
+	}
+	// An empty machine-id: systemd makes up a transient one, as on a first boot.
+	if err := os.WriteFile(filepath.Join(root, "etc", "machine-id"), nil, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	// lxctl checks init in the root before the /usr bind is there.
+	if out, err := exec.Command("cp", systemd, filepath.Join(root, systemd)).CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	e.define(fmt.Sprintf(`<domain type='lxc'>
+  <name>%s</name>
+  <memory unit='MiB'>512</memory>
+  <os>
+    <type>exe</type>
+    <init>%s</init>
+    <initarg>--unit=basic.target</initarg>
+  </os>
+  <features><privnet/></features>
+  <devices>
+    <filesystem type='mount'><source dir='%s'/><target dir='/'/></filesystem>
+    <filesystem type='mount'><source dir='/usr'/><target dir='/usr'/><readonly/></filesystem>
+    <console type='pty'/>
+  </devices>
+</domain>`, name, systemd, root))
+	e.ok("start", name)
+	st := e.status(name)
+	pid := strconv.Itoa(st.InitPID)
+	// systemctl needs systemd's socket, which comes early in the boot.
+	e.waitFor("systemd's private socket", func() bool {
+		_, err := os.Stat("/proc/" + pid + "/root/run/systemd/private")
+		return err == nil
+	})
+	out, err := exec.Command("nsenter", "-t", pid, "-a", "systemctl", "is-system-running", "--wait").CombinedOutput()
+	if strings.TrimSpace(string(out)) != "running" {
+		failed, _ := exec.Command("nsenter", "-t", pid, "-a", "systemctl", "--failed", "--no-legend").CombinedOutput()
+		t.Fatalf("systemd in the container: %q (%v); failed units:\n%s\nconsole:\n%s", out, err, failed, e.consoleLog(name))
+	}
+	if s := procStatusField(t, st.InitPID, "Seccomp"); s != "2" {
+		t.Errorf("systemd's Seccomp: %s, want 2", s)
+	}
+	if _, err := os.Stat(filepath.Join(st.CgroupPaths["memory"], "payload", "init.scope")); err != nil {
+		t.Errorf("systemd's own cgroups are not below the payload cgroup: %v", err)
+	}
+	e.ok("destroy", name)
 }
