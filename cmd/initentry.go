@@ -27,13 +27,13 @@ func init() {
 		// libcontainer keeps the value across its user switch and exec
 		// keeps it, so init dies when the controller dies.
 		_ = unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
-		if os.Getenv("_LIBCONTAINER_INITTYPE") == "setns" {
-			// A process lxctl enter runs: the controller ignores SIGHUP and
-			// an ignored signal stays ignored across exec, but a shell
-			// must die when its terminal hangs up. A handled signal is
-			// reset to its default by exec.
-			signal.Notify(make(chan os.Signal, 1), unix.SIGHUP)
-		}
+		// The controller ignores SIGHUP and SIGPIPE, and an ignored signal
+		// stays ignored across exec. The container's init and what lxctl
+		// enter runs must start with the defaults, as under libvirt: a
+		// shell dies when its terminal hangs up, an init that wants the
+		// SIGHUP of a reboot request sees it, `yes | head` ends. A handled
+		// signal is reset to its default by exec.
+		signal.Notify(make(chan os.Signal, 1), unix.SIGHUP, unix.SIGPIPE)
 		libcontainer.Init() // never returns
 	}
 }
