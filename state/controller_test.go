@@ -8,7 +8,7 @@ import (
 
 // fakeController runs this test binary with args as its command line
 // (argv[0] "lxctl"), as a process that is alive until stop is called.
-func fakeController(t *testing.T, args []string) (p Proc, stop func()) {
+func fakeController(t testing.TB, args []string) (p Proc, stop func()) {
 	t.Helper()
 	c := exec.Command(os.Args[0])
 	c.Args = append([]string{"lxctl"}, args...)

@@ -63,7 +63,17 @@ func BenchmarkListDefinitions(b *testing.B) {
 // record that leads to its controller. It grows with the host's process
 // count (reported as procs).
 func BenchmarkFindControllers(b *testing.B) {
+	for _, n := range []int{0, 50} {
+		b.Run(fmt.Sprintf("controllers=%d", n), func(b *testing.B) { benchFind(b, n) })
+	}
+}
+
+// benchFind runs n stand-in controllers of one root and times the scan.
+func benchFind(b *testing.B, n int) {
 	l := NewLayout(b.TempDir())
+	for i := range n {
+		fakeController(b, l.ControllerArgs(fmt.Sprintf("vm%d", i)))
+	}
 	ents, _ := os.ReadDir("/proc")
 	procs := 0
 	for _, e := range ents {
@@ -74,8 +84,9 @@ func BenchmarkFindControllers(b *testing.B) {
 	b.ReportMetric(float64(procs), "procs")
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := l.FindControllers(); err != nil {
-			b.Fatal(err)
+		found, err := l.FindControllers()
+		if err != nil || len(found) != n {
+			b.Fatalf("found %d controllers, want %d: %v", len(found), n, err)
 		}
 	}
 }
