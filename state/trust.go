@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 
 	"golang.org/x/sys/unix"
 )
@@ -16,7 +17,9 @@ var defaultParents = []string{"/var/lib/lxctl"}
 // CheckTrusted refuses a layout whose directories anyone but root (or the
 // user running lxctl) could write: whoever can write there can plant a
 // record or a symlink that lxctl, running as root, would act on. As
-// sshd's StrictModes, each of the root and its domains/, run/ and log/
+// sshd's StrictModes, the directories above the root must be root's and
+// not writable by others unless sticky (checkAncestors), and each of the
+// root and its domains/, run/ and log/
 // (the FHS directories without --root) must, where it exists, be a real
 // directory (not a symlink), owned by root or by the caller, and not
 // writable by group or others. The error names the path and the fix.
@@ -28,6 +31,9 @@ func (l Layout) CheckTrusted() error {
 		dirs = append(append([]string{}, defaultParents...), dirs...)
 	}
 	euid := uint32(os.Geteuid())
+	if err := checkAncestors(dirs[0], euid); err != nil {
+		return err
+	}
 	for _, d := range dirs {
 		var st unix.Stat_t
 		if err := unix.Lstat(d, &st); err != nil {
@@ -49,4 +55,29 @@ func (l Layout) CheckTrusted() error {
 		}
 	}
 	return nil
+}
+
+// checkAncestors checks the directories above dir, up to /, as sshd's
+// secure_path does: each owned by root (or the caller), and writable by
+// group or others only when sticky (as /tmp), where no one can rename or
+// replace an entry of another user's.
+func checkAncestors(dir string, euid uint32) error {
+	for p := filepath.Dir(dir); ; p = filepath.Dir(p) {
+		var st unix.Stat_t
+		if err := unix.Stat(p, &st); err != nil {
+			if !errors.Is(err, unix.ENOENT) {
+				return fmt.Errorf("check %s: %w", p, err)
+			}
+		} else {
+			switch {
+			case st.Uid != 0 && st.Uid != euid:
+				return fmt.Errorf("%s, above %s, is owned by uid %d, not root: that user could replace lxctl's directory (fix: chown root %s, or use a --root elsewhere)", p, dir, st.Uid, p)
+			case st.Mode&0o022 != 0 && st.Mode&unix.S_ISVTX == 0:
+				return fmt.Errorf("%s, above %s, is writable by group or others and not sticky: they could replace lxctl's directory (fix: chmod go-w %s, or use a --root elsewhere)", p, dir, p)
+			}
+		}
+		if p == "/" || p == "." {
+			return nil
+		}
+	}
 }

@@ -44,6 +44,24 @@ func TestCheckTrusted(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A parent others may write (and not sticky, as /tmp is) could have
+	// the root renamed away and replaced.
+	parent := filepath.Dir(l.Root)
+	if err := os.Chmod(parent, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.CheckTrusted(); err == nil || !strings.Contains(err.Error(), parent) || !strings.Contains(err.Error(), "not sticky") {
+		t.Errorf("parent 0777: %v", err)
+	}
+	if err := os.Chmod(parent, os.ModeSticky|0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.CheckTrusted(); err != nil {
+		t.Errorf("parent 1777 (as /tmp): %v", err)
+	}
+	if err := os.Chmod(parent, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.Remove(l.Domains); err != nil {
 		t.Fatal(err)
 	}
