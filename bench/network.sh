@@ -2,7 +2,7 @@
 # What one veth costs at start: lxctl start with and without one
 # <interface type='network'> (median of N, default 20, interleaved), then
 # CYCLES (default 100) start/destroy cycles of a two-interface domain with
-# a check that no veth, lease or nft rule is left. Everything is private:
+# a check that no veth, bridge port or lease is left. Everything is private:
 # an lxctl network on a bridge of its own (lxb<random>) with a 10.213.x.0/24
 # that only that bridge carries, under a throwaway --root.
 #   sudo bench/network.sh [N] [CYCLES]
@@ -54,7 +54,8 @@ done
 m0=$(printf '%s\n' "${s0[@]}" | median); m1=$(printf '%s\n' "${s1[@]}" | median)
 leak() {
   local l=""
-  ip -o -d link show type veth | grep -q 'lxctl/' && l+=" veth"
+  # Only this root's domain's veths (their alias ends in /<root id>/twonet).
+  ip -o -d link show type veth | grep -q 'alias lxctl/[^ ]*/twonet' && l+=" veth"
   [ -n "$(ip -o link show master "$br")" ] && l+=" bridge-port"
   ls "$root/run/.networks/"*.leases >/dev/null 2>&1 && l+=" lease"
   echo "$l"

@@ -1,6 +1,7 @@
 package network
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"github.com/google/nftables/userdata"
+	"golang.org/x/sys/unix"
 
 	"github.com/lxctl/lxctl/state"
 )
@@ -190,6 +192,9 @@ func removeNAT(l state.Layout, name string) error {
 	}
 	defer lk.Unlock()
 	rules, err := ListNAT()
+	if noNFTables(err) {
+		return nil // a kernel without nf_tables holds no chain of ours
+	}
 	if err != nil {
 		return err
 	}
@@ -222,4 +227,10 @@ func removeNAT(l state.Layout, name string) error {
 func tableExists(c *nftables.Conn) bool {
 	_, err := c.ListTableOfFamily(Table, nftables.TableFamilyIPv4)
 	return err == nil
+}
+
+// noNFTables reports an error saying the kernel has no nf_tables: an
+// isolated network must still start and stop there.
+func noNFTables(err error) bool {
+	return errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EPROTONOSUPPORT) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EAFNOSUPPORT)
 }
