@@ -122,7 +122,13 @@ func (m *lifeModel) cycle() {
 			m.killController(name)
 		default:
 			op := modelOps[m.rng.Intn(len(modelOps))]
-			kill := m.rng.Intn(100) < 20
+			kill := killNone
+			switch k := m.rng.Intn(100); {
+			case k < 20:
+				kill = killCLI
+			case k < 30:
+				kill = killController
+			}
 			if !m.step(op, name, kill) {
 				return
 			}
@@ -146,9 +152,17 @@ func (m *lifeModel) xml(name string) string {
 	return m.e.guestDomain(name, "", "", "sleep")
 }
 
-// step runs one command, killing its CLI at a random moment if kill is
-// set, and checks it against the model when it ran to its end.
-func (m *lifeModel) step(op, name string, kill bool) bool {
+// What a step kills while its command runs.
+const (
+	killNone       = iota
+	killCLI        // the command itself
+	killController // the domain's controller(s) found on the host
+)
+
+// step runs one command, killing its CLI or the domain's controller at a
+// random moment while it runs if kill says so, and checks it against the
+// model when nothing was killed.
+func (m *lifeModel) step(op, name string, kill int) bool {
 	m.stats.ops++
 	args := []string{op, name}
 	switch op {
@@ -168,14 +182,17 @@ func (m *lifeModel) step(op, name string, kill bool) bool {
 		m.t.Fatal(err)
 	}
 	delay := time.Duration(0)
-	if kill {
+	if kill != killNone {
 		delay = time.Duration(m.rng.Intn(25000)) * time.Microsecond
 	}
 	done := make(chan error, 1)
 	go func() { done <- c.Wait() }()
 	var err error
-	killed := false
-	if kill {
+	killed, ctlKilled := false, []int(nil)
+	switch kill {
+	case killNone:
+		err = <-done
+	case killCLI:
 		select {
 		case err = <-done:
 		case <-time.After(delay):
@@ -183,8 +200,16 @@ func (m *lifeModel) step(op, name string, kill bool) bool {
 			err = <-done
 			killed = true
 		}
-	} else {
-		err = <-done
+	case killController:
+		select {
+		case err = <-done:
+		case <-time.After(delay):
+			ctlKilled = controllersOf(m.e.root, name)
+			for _, p := range ctlKilled {
+				sigkill(p)
+			}
+			err = <-done
+		}
 	}
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
@@ -198,6 +223,14 @@ func (m *lifeModel) step(op, name string, kill bool) bool {
 	if killed && code == -1 {
 		m.stats.cliKills++
 		m.log = append(m.log, fmt.Sprintf("%s %s: CLI killed after %v", op, name, delay))
+		return true // no prediction: the check below is all there is
+	}
+	if len(ctlKilled) > 0 {
+		m.stats.ctlKills++
+		m.log = append(m.log, fmt.Sprintf("%s %s: controller %v killed after %v: exit %d %q", op, name, ctlKilled, delay, code, strings.TrimSpace(out.String())))
+		if code != 0 && (code != 1 || !strings.HasPrefix(out.String(), "error: ")) {
+			return m.fail(&m.stats.failures, "%s %s with its controller killed: exit %d: %q", op, name, code, out.String())
+		}
 		return true // no prediction: the check below is all there is
 	}
 	m.log = append(m.log, fmt.Sprintf("%s %s: exit %d %q", op, name, code, strings.TrimSpace(out.String())))
@@ -317,7 +350,7 @@ func (m *lifeModel) check(name string) bool {
 	if got == "" {
 		got = "absent"
 	}
-	if !strings.Contains(last, "CLI killed") {
+	if !strings.Contains(last, "killed") {
 		if got != m.state[name] || defined != m.def[name] {
 			return m.fail(&m.stats.failures, "after %q: lxctl and the host say %q (defined %v), the model %q (defined %v)", last, got, defined, m.state[name], m.def[name])
 		}
