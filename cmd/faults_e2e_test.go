@@ -365,6 +365,26 @@ func TestControllerLogCapped(t *testing.T) {
 	if m, _ := filepath.Glob(logPath + ".*"); len(m) != 1 {
 		t.Errorf("log files: %v, want the log and one rotated one", m)
 	}
+
+	// A log left full is rotated by the next start, before its controller
+	// writes to it.
+	full := bytes.Repeat([]byte("old line\n"), limit/9+1)
+	if err := os.WriteFile(logPath, full, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.define(e.guestDomain(name, "", "", "sleep"))
+	c = exec.Command(lxctlBin, "--root", e.root, "start", name)
+	c.Env = append(os.Environ(), "LXCTL_CONTROLLER_LOG_LIMIT=2048")
+	if out, err := c.CombinedOutput(); err != nil {
+		t.Fatalf("start: %v: %s", err, out)
+	}
+	e.ok("destroy", name)
+	if old, _ := os.ReadFile(logPath + ".1"); !bytes.Equal(old, full) {
+		t.Errorf("the full log was not rotated at start (%d bytes in .1)", len(old))
+	}
+	if cur, _ := os.ReadFile(logPath); bytes.Contains(cur, []byte("old line")) || !bytes.Contains(cur, []byte("started")) {
+		t.Errorf("the new log: %q", cur)
+	}
 }
 
 // TestRebootWithFIFOPasswd: a container that turns its /etc/passwd into a

@@ -21,6 +21,23 @@ const ControllerLogLimit = 1 << 20
 // that want to see rotation without writing a megabyte.
 const ControllerLogLimitEnv = "LXCTL_CONTROLLER_LOG_LIMIT"
 
+func controllerLogLimit() int64 {
+	if v, err := strconv.ParseInt(os.Getenv(ControllerLogLimitEnv), 10, 64); err == nil && v > 0 {
+		return v
+	}
+	return ControllerLogLimit
+}
+
+// rotateFullLog renames a log at or over limit to <log>.1. A symlink is
+// left alone (the open that follows refuses it).
+func rotateFullLog(path string, limit int64) {
+	var st unix.Stat_t
+	if unix.Lstat(path, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Size < limit {
+		return
+	}
+	_ = os.Rename(path, path+".1")
+}
+
 // ctlLog is the controller's log: its stdout and stderr (fds 1 and 2) are
 // the log file, so that whatever writes there (logrus, libcontainer, a
 // panic) lands in it. Writes go to fd 2; when the file has reached the
@@ -38,11 +55,7 @@ func openControllerLog(l state.Layout, name string) (*ctlLog, error) {
 	if err != nil {
 		return nil, err
 	}
-	limit := int64(ControllerLogLimit)
-	if v, err := strconv.ParseInt(os.Getenv(ControllerLogLimitEnv), 10, 64); err == nil && v > 0 {
-		limit = v
-	}
-	w := &ctlLog{path: path, limit: limit}
+	w := &ctlLog{path: path, limit: controllerLogLimit()}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.rotateIfFull()

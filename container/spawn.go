@@ -68,6 +68,10 @@ func Start(l state.Layout, d *domainxml.Domain, controllerArgs []string, lock *o
 	if err != nil {
 		return 0, err
 	}
+	// A log an earlier controller filled is rotated here rather than by
+	// the new controller, so the tail shown with a failed start is read
+	// from the file the controller writes.
+	rotateFullLog(logPath, controllerLogLimit())
 	// O_NOFOLLOW: the controller's output must never land in a file a
 	// symlink at the log's path points to.
 	logFile, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND|unix.O_NOFOLLOW, 0o600)
