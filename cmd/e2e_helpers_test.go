@@ -258,7 +258,14 @@ func alive(pid int) bool {
 	}
 	s := string(data)
 	i := strings.LastIndexByte(s, ')')
-	return i > 0 && i+2 < len(s) && s[i+2] != 'Z' && s[i+2] != 'X'
+	if i <= 0 || i+2 >= len(s) || s[i+2] == 'Z' || s[i+2] == 'X' {
+		return false
+	}
+	// Field 9, the flags: PF_EXITING (0x4) is a process killed and on its
+	// way out (it can take a while to tear down a mount namespace).
+	f := strings.Fields(s[i+1:])
+	flags, err := strconv.ParseUint(f[6], 10, 64)
+	return err == nil && flags&0x4 == 0
 }
 
 // cleanup destroys what the test left running, reaps controllers and fails

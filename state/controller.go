@@ -115,7 +115,7 @@ func (l Layout) FindControllers() (map[string]Proc, error) {
 			continue
 		}
 		ps, err := readProcStat(pid)
-		if err != nil || ps.state == 'Z' || ps.state == 'X' || !l.ownedByUs(pid) {
+		if err != nil || ps.dead() || !l.ownedByUs(pid) {
 			continue
 		}
 		if old, ok := found[name]; ok && old.Start <= ps.start {

@@ -19,7 +19,20 @@ type procStat struct {
 	comm  string // field 2, without its parentheses
 	state byte   // field 3
 	ppid  int    // field 4
+	flags uint64 // field 9, the kernel's PF_* flags
 	start uint64 // field 22, starttime in clock ticks since boot
+}
+
+// pfExiting is PF_EXITING, set once a process has begun to exit. A process
+// killed with SIGKILL can take a while to finish exiting (the teardown of
+// the last copy of a large mount namespace, a controller's, waits for RCU
+// grace periods); it runs nothing any more and is already dead for lxctl.
+const pfExiting = 0x4
+
+// dead says whether the process has exited or is exiting: a zombie (Z), dead
+// (X), or on its way (PF_EXITING).
+func (s procStat) dead() bool {
+	return s.state == 'Z' || s.state == 'X' || s.flags&pfExiting != 0
 }
 
 func readProcStat(pid int) (procStat, error) {
@@ -67,6 +80,10 @@ func parseProcStat(data []byte) (procStat, error) {
 	if err != nil {
 		return procStat{}, fmt.Errorf("start time field %q is not a number", fields[19])
 	}
+	flags, err := strconv.ParseUint(string(fields[6]), 10, 64)
+	if err != nil {
+		return procStat{}, fmt.Errorf("flags field %q is not a number", fields[6])
+	}
 	ppid, err := strconv.Atoi(string(fields[1]))
 	if err != nil {
 		return procStat{}, fmt.Errorf("parent pid field %q is not a number", fields[1])
@@ -75,7 +92,7 @@ func parseProcStat(data []byte) (procStat, error) {
 	if j := bytes.IndexByte(data, '('); j >= 0 && j < i {
 		comm = string(data[j+1 : i])
 	}
-	return procStat{comm: comm, state: fields[0][0], ppid: ppid, start: start}, nil
+	return procStat{comm: comm, state: fields[0][0], ppid: ppid, flags: flags, start: start}, nil
 }
 
 // ProcStartTime returns the start time of pid (field 22 of /proc/<pid>/stat,
@@ -123,15 +140,15 @@ func ProcComm(pid int) (string, byte, error) {
 
 // Alive reports whether the process recorded as (pid, start) still runs: the
 // pid exists, its start time is start (so the pid was not reused) and it is
-// neither a zombie (Z) nor dead (X). kill(pid, 0) is not enough: PID 1 on
-// these hosts never reaps orphans, so a controller that exited can stay a
-// zombie forever.
+// neither a zombie (Z) nor dead (X) nor exiting (killed, not yet a zombie).
+// kill(pid, 0) is not enough: PID 1 on these hosts never reaps orphans, so a
+// controller that exited can stay a zombie forever.
 func Alive(pid int, start uint64) bool {
 	st, err := readProcStat(pid)
 	if err != nil {
 		return false
 	}
-	return st.start == start && st.state != 'Z' && st.state != 'X'
+	return st.start == start && !st.dead()
 }
 
 // WaitGone waits until the process recorded as pid and start has exited

@@ -197,3 +197,24 @@ func FuzzParseProcStat(f *testing.F) {
 		_, _ = parseProcStat(data) // must not panic
 	})
 }
+
+// TestExitingIsDead: a process with PF_EXITING set (killed, still tearing
+// down) counts as dead, as zombies do.
+func TestExitingIsDead(t *testing.T) {
+	for _, c := range []struct {
+		line string
+		dead bool
+	}{
+		{"42 (lxctl) S 1 42 42 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 5 0 12345 0 0", false},
+		{"42 (lxctl) D 1 42 42 0 -1 4194564 0 0 0 0 0 0 0 0 20 0 1 0 12345 0 0", true},
+		{"42 (lxctl) Z 1 42 42 0 -1 4227084 0 0 0 0 0 0 0 0 20 0 1 0 12345 0 0", true},
+	} {
+		st, err := parseProcStat([]byte(c.line))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.dead() != c.dead || st.start != 12345 {
+			t.Errorf("%q: dead %v, start %d; want dead %v", c.line, st.dead(), st.start, c.dead)
+		}
+	}
+}
