@@ -122,6 +122,21 @@ func TestIsolationDefault(t *testing.T) {
 		t.Errorf("the domain's devices cgroup allows everything after the attack:\n%s", devs)
 	}
 
+	// A process entered later is held the same way.
+	r := e.run("", "enter", name, "--", "/guest", "seccomp", "cgroups", "syscalls")
+	if r.code != 0 || !strings.Contains(r.stdout, "seccomp 2\n") || guestResults(r.stdout, "syscall")["keyctl"] != "EPERM" {
+		t.Errorf("lxctl enter: exit %d, want seccomp 2 and keyctl refused:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	self := guestLines(r.stdout, "cgroups self")
+	for _, l := range self {
+		if !strings.HasSuffix(l, ":/") {
+			t.Errorf("an entered process sees a cgroup outside the container: %s", l)
+		}
+	}
+	if len(self) == 0 {
+		t.Errorf("lxctl enter: no /proc/self/cgroup:\n%s", r.stdout)
+	}
+
 	// What a privileged container can still do (documented in README).
 	proc := guestResults(log, "procattack")
 	if proc["own-proc-core-pattern"] != "EROFS" {
