@@ -19,6 +19,12 @@ import (
 // is itself bounded, so this only trips on a wedged controller.
 const ControlTimeout = 30 * time.Second
 
+// stopGrace is how long a command that finds a controller no longer
+// answering waits for it to exit before it calls it wedged: a teardown
+// (kill painfully, remove cgroups) takes well under a second on an idle
+// host, several on a loaded one.
+const stopGrace = 5 * time.Second
+
 // Call sends one request to a running domain's controller, on the control
 // socket derived from the layout. A controller that went away meanwhile
 // (the domain stopped) is the error "domain 'x' is not running".
@@ -34,7 +40,7 @@ func (h *Host) Call(d *Domain, req container.Request) (*container.Response, erro
 	if errors.Is(err, container.ErrNoController) {
 		// A controller that is stopping closes its socket before it
 		// exits: give it a moment, then say what happened.
-		_ = state.WaitGone(d.Controller.PID, d.Controller.Start, time.Second)
+		_ = state.WaitGone(d.Controller.PID, d.Controller.Start, stopGrace)
 		if !h.L.IsController(*d.Controller, d.Name) {
 			return nil, ErrNotRunning(d.Name)
 		}
@@ -93,7 +99,7 @@ func (h *Host) Destroy(name string) (warnings []string, err error) {
 			// the middle of its teardown. (A wiped runtime dir with the
 			// container's cgroups still there is no teardown: no wait.)
 			if exists(sock) || !h.hasLeftovers(t) {
-				_ = state.WaitGone(ctl.PID, ctl.Start, time.Second)
+				_ = state.WaitGone(ctl.PID, ctl.Start, stopGrace)
 			}
 			if !h.L.IsController(*ctl, name) && !h.hasLeftovers(t) {
 				return d.Warnings, ErrNotRunning(name)
