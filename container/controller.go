@@ -57,6 +57,8 @@ type controller struct {
 	initEnd chan syscall.WaitStatus
 	// net is the domain's interfaces as planned at setup (package network).
 	net *network.Plan
+	// storage is what the controller mounted: images, block devices.
+	storage storage
 	// shutdownSig is the signal lxctl shutdown sent init, 0 if none.
 	shutdownSig unix.Signal
 	// trim is the pending trimResident of the last (re)start.
@@ -144,6 +146,8 @@ func (c *controller) setup() error {
 	checkRoot := "/"
 	if src, _ := rootfsSource(c.dom); src != "" {
 		c.rootfs, checkRoot = src, src
+	} else if hasStorageRoot(c.dom) {
+		checkRoot = "" // checked inside once mounted, below
 	}
 	if err := CheckRunnable(c.dom, checkRoot); err != nil {
 		return err
@@ -176,6 +180,19 @@ func (c *controller) setup() error {
 	}
 	if err := c.l.WriteStatus(c.st); err != nil {
 		return err
+	}
+	// Images and block devices, mounted once for the controller's life
+	// (a reboot keeps them), before the controller could join a cgroup
+	// whose device rules would forbid it the loop devices.
+	if err := mountStorage(c.l, c.name, c.runDir, c.dom, &c.storage); err != nil {
+		return err
+	}
+	c.opts.StorageDirs = c.storage.dirs
+	if c.storage.root != "" {
+		c.rootfs = c.storage.root
+		if err := CheckRunnable(c.dom, c.rootfs); err != nil {
+			return err
+		}
 	}
 	if c.rootfs == "" {
 		if c.rootfs, err = bindHostRoot(c.runDir); err != nil {
@@ -692,6 +709,11 @@ func (c *controller) teardown(reason string, code int, sig string) error {
 		// the runtime dir can be removed.
 		_ = unix.Unmount(c.st.HostRootMount, unix.MNT_DETACH)
 	}
+	// The container's mounts of images went with its processes; these
+	// are the controller's. Then the loop devices, by their mark, and
+	// wait until the kernel has detached them.
+	errs = append(errs, unmountStorage(&c.storage))
+	errs = append(errs, DetachLoops(c.l, c.name))
 	errs = append(errs, finish(c.l, c.name, reason, detail, code, sig))
 	if err := errors.Join(errs...); err != nil {
 		logrus.Errorf("teardown: %v", err)

@@ -41,6 +41,10 @@ type Options struct {
 	// CgroupLeaf is the last component of the domain's cgroup path
 	// (state.Layout.CgroupLeaf): the controller derives it from its root.
 	CgroupLeaf string
+	// StorageDirs maps the index of each block or file <filesystem> to
+	// where the controller mounted it (storage.go); the container gets a
+	// bind of it.
+	StorageDirs map[int]string
 }
 
 // CgroupPath is where a domain's cgroups live in every hierarchy:
@@ -147,11 +151,16 @@ func Capabilities(d *domainxml.Domain) []string {
 }
 
 // rootfsSource returns the host directory that becomes the container's
-// root, or "" when the domain has none and shares the host's root.
+// root, or "" when the domain has none and shares the host's root, or has
+// an image or block device there (the controller mounts it: storage.go).
+// readonly is the root's <readonly/>, whatever its type.
 func rootfsSource(d *domainxml.Domain) (dir string, readonly bool) {
 	for _, fs := range d.Devices.Filesystems {
 		if fs.Target == "/" && (fs.Type == "" || fs.Type == "mount") {
 			return fs.Source.Dir, fs.ReadOnly
+		}
+		if fs.Target == "/" && isStorage(fs) {
+			return "", fs.ReadOnly
 		}
 	}
 	return "", false
@@ -160,8 +169,15 @@ func rootfsSource(d *domainxml.Domain) (dir string, readonly bool) {
 // CheckRunnable refuses, before anything is created, what lxctl cannot run
 // and what would make init fail: unsupported devices, missing filesystem
 // sources, an init that is missing, not executable or for another machine.
-// rootfs is the host path of the container's root.
+// rootfs is the host path of the container's root; "" for an image or
+// block device root not mounted yet, whose insides (bind sources, init)
+// are checked by a second call once it is.
 func CheckRunnable(d *domainxml.Domain, rootfs string) error {
+	// Before Unsupported: an nbd image is refused naming what the host
+	// lacks (qemu-nbd, the nbd module).
+	if err := checkStorage(d); err != nil {
+		return err
+	}
 	if un := d.Unsupported(); len(un) > 0 {
 		return fmt.Errorf("lxctl cannot run this domain yet: %s", strings.Join(un, "; "))
 	}
@@ -175,8 +191,12 @@ func CheckRunnable(d *domainxml.Domain, rootfs string) error {
 			if _, err := os.Stat(fs.Source.Dir); err != nil {
 				return fmt.Errorf("<filesystem> source dir '%s' for target '%s': %w", fs.Source.Dir, fs.Target, unwrapPathErr(err))
 			}
-		case "ram":
+		case "ram", "block", "file":
+			// block and file: checkStorage.
 		case "bind":
+			if rootfs == "" {
+				continue
+			}
 			p, err := securejoin.SecureJoin(rootfs, fs.Source.Dir)
 			if err == nil {
 				_, err = os.Stat(p)
@@ -185,8 +205,11 @@ func CheckRunnable(d *domainxml.Domain, rootfs string) error {
 				return fmt.Errorf("<filesystem type='bind'> source dir '%s' (inside the container) for target '%s': %w", fs.Source.Dir, fs.Target, unwrapPathErr(err))
 			}
 		default:
-			return fmt.Errorf("<filesystem type='%s'> for target '%s' is not supported (use type mount, bind or ram)", fs.Type, fs.Target)
+			return fmt.Errorf("<filesystem type='%s'> for target '%s' is not supported (use type mount, bind, ram, block or file)", fs.Type, fs.Target)
 		}
+	}
+	if rootfs == "" {
+		return nil
 	}
 	return checkInit(d.OS.Init, rootfs)
 }
@@ -329,11 +352,11 @@ func Spec(d *domainxml.Domain, rootfs string, opts Options) (*specs.Spec, error)
 			s.Linux.GIDMappings = append(s.Linux.GIDMappings, specs.LinuxIDMapping{ContainerID: m.Start, HostID: m.Target, Size: m.Count})
 		}
 	}
-	for _, fs := range d.Devices.Filesystems {
+	for i, fs := range d.Devices.Filesystems {
 		if fs.Target == "/" {
 			continue
 		}
-		m, err := fsMount(fs, rootfs)
+		m, err := fsMount(fs, rootfs, opts.StorageDirs[i])
 		if err != nil {
 			return nil, err
 		}
@@ -361,7 +384,9 @@ func baseMounts() []specs.Mount {
 	}
 }
 
-func fsMount(fs domainxml.Filesystem, rootfs string) (specs.Mount, error) {
+// fsMount is the container's mount of a filesystem; storageDir is where
+// the controller mounted a block or file one.
+func fsMount(fs domainxml.Filesystem, rootfs, storageDir string) (specs.Mount, error) {
 	opts := []string{"rbind"}
 	if fs.ReadOnly {
 		opts = append(opts, "ro")
@@ -377,6 +402,11 @@ func fsMount(fs domainxml.Filesystem, rootfs string) (specs.Mount, error) {
 			return specs.Mount{}, fmt.Errorf("<filesystem type='bind'> source '%s': %w", fs.Source.Dir, err)
 		}
 		return specs.Mount{Destination: fs.Target, Type: "bind", Source: src, Options: opts}, nil
+	case "block", "file":
+		if storageDir == "" {
+			return specs.Mount{}, fmt.Errorf("%s is not mounted by the controller", fsWhat(fs))
+		}
+		return specs.Mount{Destination: fs.Target, Type: "bind", Source: storageDir, Options: opts}, nil
 	case "ram":
 		o := []string{"nosuid", "nodev", "size=" + strconv.FormatUint(fs.Source.UsageBytes, 10)}
 		if fs.ReadOnly {
@@ -384,7 +414,7 @@ func fsMount(fs domainxml.Filesystem, rootfs string) (specs.Mount, error) {
 		}
 		return specs.Mount{Destination: fs.Target, Type: "tmpfs", Source: "tmpfs", Options: o}, nil
 	}
-	return specs.Mount{}, fmt.Errorf("<filesystem type='%s'> for target '%s' is not supported (use type mount, bind or ram)", fs.Type, fs.Target)
+	return specs.Mount{}, fmt.Errorf("<filesystem type='%s'> for target '%s' is not supported (use type mount, bind, ram, block or file)", fs.Type, fs.Target)
 }
 
 func resources(d *domainxml.Domain, opts Options) *specs.LinuxResources {
@@ -490,6 +520,17 @@ func Config(d *domainxml.Domain, rootfs string, opts Options) (*configs.Config, 
 		return nil, fmt.Errorf("container config: %w", err)
 	}
 	cfg.Cgroups.Resources.Devices = deviceRules(d)
+	// Storage and misc hostdevs: their node in /dev and exactly their
+	// rule in the device cgroup (storage.go).
+	hostdevs, err := hostdevDevices(d)
+	if err != nil {
+		return nil, err
+	}
+	for _, dev := range hostdevs {
+		cfg.Devices = append(cfg.Devices, dev)
+		rule := dev.Rule
+		cfg.Cgroups.Resources.Devices = append(cfg.Cgroups.Resources.Devices, &rule)
+	}
 	// The container dies with its controller: no orphan that nothing manages.
 	cfg.ParentDeathSignal = int(unix.SIGKILL)
 	// lo comes up in every private network namespace, with or without

@@ -98,6 +98,10 @@ func Sweep(l state.Layout, t Target, reason string) error {
 	}
 	// Only veths marked for the domain (package network).
 	errs = append(errs, network.Cleanup(l, t.Name))
+	// The image mounts went with the dead controller's and container's
+	// mount namespaces; the loop devices marked for the domain are
+	// detached (autoclear) once the kernel has released the mounts.
+	errs = append(errs, DetachLoops(l, t.Name))
 	errs = append(errs, finish(l, t.Name, reason, "", 0, ""))
 	return errors.Join(errs...)
 }

@@ -51,7 +51,7 @@ func TestErrorsEscapeInput(t *testing.T) {
 		t.Errorf("message not escaped: %q", msg)
 	}
 
-	doc := trickyHead + "<devices><filesystem type='block'><source dev='/dev/sdz'/><target dir='/mnt/\u009b2J\nwarning: forged'/></filesystem></devices></domain>"
+	doc := trickyHead + "<devices><filesystem type='template'><source name='debian'/><target dir='/mnt/\u009b2J\nwarning: forged'/></filesystem></devices></domain>"
 	_, warns := mustParse(t, []byte(doc))
 	if len(warns) != 1 {
 		t.Fatalf("warnings: %v", warns)

@@ -92,19 +92,33 @@ var features = map[string]featureCase{
 		eq(t, "netns", d.NeedsNetNS(), true)
 	}},
 	// Everything here is kept and written back, and each is a warning at
-	// define: 2 filesystems, 1 interface, 3 hostdevs, <pm> and <watchdog>.
-	"unsupported.xml": {canonical: true, warnings: 8, check: func(t *testing.T, d *Domain) {
+	// define: an nbd image, 1 interface, 1 hostdev, <pm> and <watchdog>.
+	"unsupported.xml": {canonical: true, warnings: 5, check: func(t *testing.T, d *Domain) {
 		fs := d.Devices.Filesystems
-		eq(t, "block", fs[1].Type+" "+fs[1].Source.Dev, "block /dev/loop7")
-		eq(t, "file", fs[2].Type+" "+fs[2].Source.File, "file /srv/lxctl/kept/image.raw")
-		eq(t, "driver", *fs[2].Driver, FSDriver{Type: "loop", Format: "raw"})
+		eq(t, "file", fs[1].Type+" "+fs[1].Source.File, "file /srv/lxctl/kept/image.qcow2")
+		eq(t, "driver", *fs[1].Driver, FSDriver{Type: "nbd", Format: "qcow2"})
 		ifc := d.Devices.Interfaces[0]
 		eq(t, "direct", ifc.Type+" "+ifc.Source.Dev+" "+ifc.Source.Mode, "direct eth9 bridge")
 		h := d.Devices.Hostdevs
-		eq(t, "hostdevs", []string{h[0].Block, h[1].Char, h[2].Interface}, []string{"/dev/loop6", "/dev/net/tun", "dummy-t0"})
+		eq(t, "hostdevs", h[0].Interface, "dummy-t0")
 		eq(t, "hostdev mode", h[0].Mode, "capabilities")
-		eq(t, "unsupported", len(d.Unsupported()), 6)
+		eq(t, "unsupported", len(d.Unsupported()), 3)
 		eq(t, "kept", d.Extra[0].Elem.Tag+" "+d.Devices.Extra[0].Elem.Tag, "pm watchdog")
+	}},
+	// Images (a root, a read-only one), a block device and device nodes:
+	// all run, no warning.
+	"storage.xml": {canonical: true, check: func(t *testing.T, d *Domain) {
+		fs := d.Devices.Filesystems
+		eq(t, "root image", fs[0].Type+" "+fs[0].Source.File+" "+fs[0].Target, "file /srv/lxctl/storage/root.img /")
+		eq(t, "driver", *fs[0].Driver, FSDriver{Type: "loop", Format: "raw"})
+		eq(t, "no driver", fs[1].Driver == nil, true)
+		eq(t, "readonly", fs[1].ReadOnly, true)
+		eq(t, "block", fs[2].Type+" "+fs[2].Source.Dev, "block /dev/disk/by-label/data")
+		h := d.Devices.Hostdevs
+		eq(t, "hostdevs", []string{h[0].Type, h[0].Block, h[1].Type, h[1].Char}, []string{"storage", "/dev/sdb", "misc", "/dev/net/tun"})
+		eq(t, "root", d.HasRootFS(), true)
+		eq(t, "netns", d.NeedsNetNS(), false)
+		eq(t, "unsupported", len(d.Unsupported()), 0)
 	}},
 	// Hand-written: no defaults, no units, another element order.
 	"minimal.xml": {check: func(t *testing.T, d *Domain) {

@@ -341,14 +341,25 @@ func TestPredicates(t *testing.T) {
 	eq(t, "veth", dev("<interface type='bridge'><source bridge='br0'/></interface>").NeedsNetNS(), true)
 	eq(t, "hostdev net", dev("<hostdev mode='capabilities' type='net'><source><interface>eth1</interface></source></hostdev>").NeedsNetNS(), true)
 	eq(t, "hostdev storage", dev("<hostdev mode='capabilities' type='storage'><source><block>/dev/sdb</block></source></hostdev>").NeedsNetNS(), false)
+	for _, x := range []string{
+		"<filesystem type='block'><source dev='/dev/sdb1'/><target dir='/data'/></filesystem>",
+		"<filesystem type='file'><driver type='loop' format='raw'/><source file='/i.img'/><target dir='/data'/></filesystem>",
+		"<filesystem type='file'><source file='/i.img'/><target dir='/data'/><readonly/></filesystem>",
+		"<hostdev mode='capabilities' type='storage'><source><block>/dev/sdb</block></source></hostdev>",
+		"<hostdev mode='capabilities' type='misc'><source><char>/dev/tty0</char></source></hostdev>",
+	} {
+		if un := dev(x).Unsupported(); len(un) != 0 {
+			t.Errorf("%s: runs, but Unsupported() = %q", x, un)
+		}
+	}
 	privnet, _ := mustParse(t, []byte(with("<devices>", "<features><privnet/></features><devices>")))
 	eq(t, "privnet", privnet.NeedsNetNS(), true)
 
 	for x, want := range map[string]string{
-		"<interface type='direct'><source dev='eth0'/></interface>":                                 "<interface type='direct'> on eth0: lxctl cannot create macvlan interfaces yet",
-		"<filesystem type='block'><source dev='/dev/sdb1'/><target dir='/data'/></filesystem>":      "<filesystem type='block'> at /data: lxctl can only mount type mount, bind and ram filesystems yet",
-		"<filesystem type='template'><source name='debian'/><target dir='/data'/></filesystem>":     "<filesystem type='template'> at /data",
-		"<filesystem type='volume'><source pool='p' volume='v'/><target dir='/data'/></filesystem>": "<filesystem type='volume'> at /data",
+		"<interface type='direct'><source dev='eth0'/></interface>":                                                              "<interface type='direct'> on eth0: lxctl cannot create macvlan interfaces yet",
+		"<filesystem type='file'><driver type='nbd' format='qcow2'/><source file='/i.qcow2'/><target dir='/data'/></filesystem>": "<filesystem type='file'> at /data: <driver type='nbd'> (qemu-nbd) is not supported by lxctl yet",
+		"<filesystem type='template'><source name='debian'/><target dir='/data'/></filesystem>":                                  "<filesystem type='template'> at /data",
+		"<filesystem type='volume'><source pool='p' volume='v'/><target dir='/data'/></filesystem>":                              "<filesystem type='volume'> at /data",
 		"<serial type='pty'/>": "<serial>: serial devices are not wired up for containers (use <console type='pty'/>)",
 		"<hostdev mode='subsystem' type='usb'><source><vendor id='0x1234'/></source></hostdev>": "<hostdev type='usb'>: lxctl cannot pass host devices into a container yet",
 	} {

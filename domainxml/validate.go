@@ -215,10 +215,14 @@ func (d *Domain) unsupported() []issue {
 		out = append(out, issue{"numatune", "numatune", "<numatune>: NUMA memory placement is not applied by lxctl yet (remove it, or use <vcpu cpuset='...'>)"})
 	}
 	for i, fs := range d.Devices.Filesystems {
-		switch fs.Type {
-		case "block", "file", "template", "volume":
-			out = append(out, issue{fmt.Sprintf("devices/filesystem[%d]", i), "devices/filesystem",
-				fmt.Sprintf("<filesystem type='%s'> at %s: lxctl can only mount type mount, bind and ram filesystems yet", fs.Type, fs.Target)})
+		key := fmt.Sprintf("devices/filesystem[%d]", i)
+		switch {
+		case fs.Type == "template" || fs.Type == "volume":
+			out = append(out, issue{key, "devices/filesystem",
+				fmt.Sprintf("<filesystem type='%s'> at %s: lxctl mounts type mount, bind, ram, block and file filesystems only (libvirt's LXC driver cannot mount this type either)", fs.Type, fs.Target)})
+		case fs.Type == "file" && fs.Driver != nil && fs.Driver.Type == "nbd":
+			out = append(out, issue{key, "devices/filesystem",
+				fmt.Sprintf("<filesystem type='file'> at %s: <driver type='nbd'> (qemu-nbd) is not supported by lxctl yet (convert the image: qemu-img convert -O raw IMAGE IMAGE.raw, and use <driver type='loop' format='raw'/>)", fs.Target)})
 		}
 	}
 	for i, ifc := range d.Devices.Interfaces {
@@ -232,6 +236,9 @@ func (d *Domain) unsupported() []issue {
 			"<serial>: serial devices are not wired up for containers (use <console type='pty'/>)"})
 	}
 	for i, hd := range d.Devices.Hostdevs {
+		if hd.Mode == "capabilities" && (hd.Type == "storage" || hd.Type == "misc") {
+			continue // a device node in the container's /dev
+		}
 		what := fmt.Sprintf("<hostdev type='%s'>", hd.Type)
 		if dev := hd.Block + hd.Char + hd.Interface; dev != "" {
 			what += " (" + dev + ")"

@@ -19,6 +19,7 @@
 //	guest listen PORT       serve TCP on PORT in the background: each client gets "hello from HOSTNAME"
 //	guest connect ADDR:PORT connect (retrying up to 10s), print "connected ADDR:PORT: <reply>" or "connect ADDR:PORT failed: ..."
 //	guest syscalls|seccomp|cgroups|devattack|procattack|keysattack   see attacks.go
+//	guest write|readfile|readdev|statnode ...   storage actions: see storage.go
 //
 // Actions run in order: "guest print up fork 10 sleep". Without any, it
 // sleeps: an idle, well-behaved init.
@@ -294,6 +295,9 @@ func step(args []string) ([]string, error) {
 		return args[2:], nil
 	}
 	if rest, ok, err := attack(args); ok { // attacks.go
+		return rest, err
+	}
+	if rest, ok, err := storageStep(args); ok { // storage.go
 		return rest, err
 	}
 	return nil, fmt.Errorf("unknown action %q", args[0])
