@@ -303,6 +303,10 @@ func (e *env) cleanup() {
 	if mi, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(mi), e.root) {
 		t.Errorf("leaked mounts under %s", e.root)
 	}
+	// Images of the test (storage_e2e_test.go) live under its root.
+	if l := loopsBackedUnder(e.root); len(l) > 0 {
+		t.Errorf("leaked loop devices: %v", l)
+	}
 	if out, _ := exec.Command("pgrep", "-f", e.root).Output(); len(bytes.TrimSpace(out)) > 0 {
 		for _, f := range strings.Fields(string(out)) {
 			if pid, _ := strconv.Atoi(f); alive(pid) {
