@@ -11,6 +11,8 @@ command -v pkg-config >/dev/null || need+=(pkgconf)  # libseccomp-golang finds l
 [ -x /usr/lib/systemd/systemd ] || need+=(systemd)    # a test boots it in a container under the seccomp filter
 command -v nsenter >/dev/null || need+=(util-linux)   # tests read a container's hostname
 command -v pgrep >/dev/null || need+=(procps)          # tests look for leaked processes
+command -v mkfs.ext4 >/dev/null || need+=(e2fsprogs)   # storage tests make their own ext4 images
+command -v losetup >/dev/null || need+=(mount)         # storage tests attach loop devices of their own
 command -v ip >/dev/null || need+=(iproute2)           # network tests make test bridges and look at links (lxctl itself uses netlink)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
