@@ -269,7 +269,18 @@ func (m *model) check() {
 		}
 	}
 	got := map[string]string{}
-	for _, line := range strings.Split(m.e.ok("net-list", "--all"), "\n")[2:] {
+	nl := m.e.run("", "net-list", "--all")
+	if nl.code != 0 {
+		m.fail("net-list --all: exit %d: %s", nl.code, nl.stderr)
+	}
+	// What the host lacks is reported on stderr, and only that.
+	for _, n := range m.nets {
+		degraded := n.active && (n.lostRecord || n.droppedChain)
+		if warned := strings.Contains(nl.stderr, "warning: network "+n.name+":"); warned != degraded {
+			m.fail("net-list --all warned about %s: %v, want %v:\n%s", n.name, warned, degraded, nl.stderr)
+		}
+	}
+	for _, line := range strings.Split(nl.stdout, "\n")[2:] {
 		if f := strings.Fields(line); len(f) == 4 {
 			got[f[0]] = strings.Join(f[1:], " ")
 		}
