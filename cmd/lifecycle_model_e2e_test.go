@@ -371,6 +371,19 @@ func (m *lifeModel) finish() {
 		e.run("", "destroy", n)
 		e.run("", "undefine", n)
 	}
+	// A standby controller whose start was killed exits once it sees the
+	// CLI's end of its channel close, when it gets the CPU: wait for that
+	// (bounded); one still there after is a leak.
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		reapAll()
+		waiting := 0
+		for _, n := range m.names {
+			waiting += len(standbysOf(e.root, n))
+		}
+		if waiting == 0 {
+			break
+		}
+	}
 	reapAll()
 	var leaks []string
 	for _, n := range m.names {
