@@ -201,6 +201,12 @@ func TestStorageImageRoot(t *testing.T) {
 	if log := e.consoleLog(name); !strings.Contains(log, "file /data/x: "+token) {
 		t.Errorf("second boot did not read what the first wrote: console %q", log)
 	}
+	// A reboot keeps the mounts: the fresh init reads the same image.
+	e.ok("reboot", name)
+	e.waitFor("the boot after the reboot", func() bool { return strings.Count(e.consoleLog(name), "ready") >= 3 })
+	if l := e.loopsOf(name); len(l) != 1 {
+		t.Errorf("after reboot: want one loop device marked for %s, got %v", name, l)
+	}
 	e.ok("destroy", name)
 	e.noStorageLeft(name, "after the second destroy")
 
@@ -450,4 +456,56 @@ func TestStorageControllerKilled(t *testing.T) {
 			t.Errorf("round %d: loop devices left: %v", round, l)
 		}
 	}
+}
+
+// TestStorageImageShared: one image is mounted read-write by one domain at
+// a time (a second start, even a read-only one, is refused while it runs),
+// or read-only by many (here as their root, where a write fails with
+// EROFS); an image someone else attached read-write is refused too.
+func TestStorageImageShared(t *testing.T) {
+	e := newEnv(t)
+	data := e.mkfsImage("data.img", 16, e.tree("data.d", map[string]string{"f": "shared"}))
+	dirRoot := fmt.Sprintf("    <filesystem type='mount'>\n      <source dir='%s'/>\n      <target dir='/'/>\n    </filesystem>", e.privateRoot())
+	rw, rw2, ro := e.name("rw"), e.name("rw2"), e.name("ro")
+	e.define(storageDomain(rw, dirRoot, imageFS(data, "/mnt", ""), "readfile", "/mnt/f", "print", "ready", "sleep"))
+	e.define(storageDomain(rw2, dirRoot, imageFS(data, "/mnt", ""), "print", "ready", "sleep"))
+	e.define(storageDomain(ro, dirRoot, imageFS(data, "/mnt", "      <readonly/>\n"), "print", "ready", "sleep"))
+	e.ok("start", rw)
+	e.waitConsole(rw, "file /mnt/f: shared")
+	for _, n := range []string{rw2, ro} {
+		if out := e.fails("start", n); !strings.Contains(out, "the image is in use by another running domain") {
+			t.Errorf("start %s while %s runs: %s", n, rw, out)
+		}
+		e.noStorageLeft(n, "refused start of "+n)
+	}
+	e.ok("destroy", rw)
+	e.noStorageLeft(rw, "after destroy")
+
+	// Read-only, as the root of two domains at once.
+	img := e.rootImage("root.img")
+	var roots []string
+	for i := 0; i < 2; i++ {
+		n := e.name("roroot")
+		roots = append(roots, n)
+		e.define(storageDomain(n, imageFS(img, "/", "      <readonly/>\n"), "", "write", "/data/y", "no", "print", "ready", "sleep"))
+		e.ok("start", n)
+	}
+	for _, n := range roots {
+		e.waitConsole(n, "ready")
+		if log := e.consoleLog(n); !strings.Contains(log, "write /data/y failed: EROFS") {
+			t.Errorf("%s: a write in a read-only image root: %q", n, log)
+		}
+	}
+	for _, n := range roots {
+		e.ok("destroy", n)
+		e.noStorageLeft(n, "after destroy")
+	}
+
+	// Attached read-write by someone else.
+	dev := e.testLoop(data)
+	out := e.fails("start", rw)
+	if want := fmt.Sprintf("the image is already attached to %s (read-write, by something other than lxctl)", dev); !strings.Contains(out, want) {
+		t.Errorf("start with the image attached elsewhere: %s\nwant %q", out, want)
+	}
+	e.noStorageLeft(rw, "refused start")
 }

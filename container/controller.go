@@ -714,6 +714,7 @@ func (c *controller) teardown(reason string, code int, sig string) error {
 	// wait until the kernel has detached them.
 	errs = append(errs, unmountStorage(&c.storage))
 	errs = append(errs, DetachLoops(c.l, c.name))
+	releaseImages(&c.storage)
 	errs = append(errs, finish(c.l, c.name, reason, detail, code, sig))
 	if err := errors.Join(errs...); err != nil {
 		logrus.Errorf("teardown: %v", err)

@@ -268,6 +268,9 @@ type storage struct {
 	// mounts in the order they were made.
 	mounts []string
 	root   string // the mount of the filesystem with target '/', or ""
+	// locks are the images, open and flocked for the controller's life
+	// (lockImage).
+	locks []*os.File
 }
 
 // mountStorage attaches and mounts every block and file filesystem of d
@@ -296,7 +299,7 @@ func mountStorage(l state.Layout, name, runDir string, d *domainxml.Domain, st *
 		}
 		var err error
 		if fs.Type == "file" {
-			err = mountImage(fs, dir, LoopMark(l, name))
+			err = mountImage(fs, dir, LoopMark(l, name), st)
 		} else {
 			err = mountBlock(fs, dir)
 		}
@@ -316,7 +319,7 @@ func mountStorage(l state.Layout, name, runDir string, d *domainxml.Domain, st *
 // <readonly/>) and mounts the filesystem on it at dir. The loop device is
 // held open only until the mount holds it: from then on the mount is its
 // only user, and LO_FLAGS_AUTOCLEAR detaches it when the mount goes.
-func mountImage(fs domainxml.Filesystem, dir, mark string) error {
+func mountImage(fs domainxml.Filesystem, dir, mark string, st *storage) error {
 	flags := unix.O_RDWR
 	if fs.ReadOnly {
 		flags = unix.O_RDONLY
@@ -325,18 +328,78 @@ func mountImage(fs domainxml.Filesystem, dir, mark string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", fsWhat(fs), unwrapPathErr(err))
 	}
-	defer img.Close()
 	if fi, err := img.Stat(); err != nil {
+		img.Close()
 		return fmt.Errorf("%s: %w", fsWhat(fs), err)
 	} else if !fi.Mode().IsRegular() {
+		img.Close()
 		return fmt.Errorf("%s is not a regular file (%s)", fsWhat(fs), fileTypeOf(fi.Mode()))
 	}
+	if err := lockImage(fs, img); err != nil {
+		img.Close()
+		return err
+	}
+	st.locks = append(st.locks, img)
 	dev, err := attachLoop(img, fs.ReadOnly, mark)
 	if err != nil {
 		return fmt.Errorf("%s: %w", fsWhat(fs), err)
 	}
 	defer dev.Close()
 	return mountDevice(fs, dev, dir)
+}
+
+// lockImage keeps one image from being mounted twice read-write: two
+// filesystems over the same blocks (two loop devices, two mounts) corrupt
+// each other. Among lxctl's domains a flock on the image decides, held
+// by the controller for its life (exclusive for read-write, shared for
+// <readonly/>), so two starts racing for one image cannot both win; a
+// loop device attached to the image by anyone else (losetup, libvirt) is
+// found by the backing file's device and inode.
+func lockImage(fs domainxml.Filesystem, img *os.File) error {
+	how, mode := unix.LOCK_EX, "read-write"
+	if fs.ReadOnly {
+		how, mode = unix.LOCK_SH, "read-only"
+	}
+	if err := unix.Flock(int(img.Fd()), how|unix.LOCK_NB); err != nil {
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return fmt.Errorf("%s: the image is in use by another running domain (or another <filesystem> of this one); one image is mounted %s by one domain at a time, or read-only (<readonly/>) by all", fsWhat(fs), mode)
+		}
+		return fmt.Errorf("%s: lock the image: %w", fsWhat(fs), err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(img.Fd()), &st); err != nil {
+		return fmt.Errorf("%s: %w", fsWhat(fs), err)
+	}
+	bound, _ := filepath.Glob("/sys/block/loop*/loop")
+	for _, b := range bound {
+		dev := filepath.Base(filepath.Dir(b))
+		f, err := openLoop(dev)
+		if err != nil {
+			continue
+		}
+		info, err := unix.IoctlLoopGetStatus64(int(f.Fd()))
+		f.Close()
+		if err != nil || info.Device != st.Dev || info.Inode != st.Ino {
+			continue
+		}
+		if ro := info.Flags&unix.LO_FLAGS_READ_ONLY != 0; !ro || !fs.ReadOnly {
+			state := "read-only"
+			if !ro {
+				state = "read-write"
+			}
+			return fmt.Errorf("%s: the image is already attached to /dev/%s (%s, by %s): mounting it twice corrupts it; detach it first (losetup -d /dev/%s), or make both read-only", fsWhat(fs), dev, state, loopOwner(info), dev)
+		}
+	}
+	return nil
+}
+
+// loopOwner says who attached a loop device, from its lo_file_name.
+func loopOwner(info *unix.LoopInfo64) string {
+	name := string(bytes.TrimRight(info.File_name[:], "\x00"))
+	if strings.HasPrefix(name, "lxctl/") {
+		return "lxctl, " + name
+	}
+	return "something other than lxctl"
 }
 
 // mountBlock mounts a host block device at dir.
@@ -542,6 +605,15 @@ func unmountStorage(st *storage) error {
 	}
 	st.mounts = nil
 	return errors.Join(errs...)
+}
+
+// releaseImages drops the images' locks: last, once their loop devices
+// are detached, so the next user finds the image free.
+func releaseImages(st *storage) {
+	for _, f := range st.locks {
+		f.Close()
+	}
+	st.locks = nil
 }
 
 // DetachLoops detaches every loop device that carries the domain's mark
