@@ -409,7 +409,7 @@ func TestRebootWithFIFOPasswd(t *testing.T) {
 	}
 	before := e.status(name).InitPID
 	done := make(chan result, 1)
-	go func() { done <- e.run("", "reboot", name) }()
+	go func() { done <- e.run("", "reboot", "--mode", "hard", name) }()
 	select {
 	case r := <-done:
 		if r.code != 0 {

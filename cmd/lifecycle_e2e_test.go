@@ -494,7 +494,7 @@ func TestStartErrors(t *testing.T) {
 	}
 }
 
-// TestRebootCommand: lxctl reboot brings a new init up in the same
+// TestRebootCommand: lxctl reboot --mode hard brings a new init up in the same
 // controller, which a shell init would ignore under libvirt.
 func TestRebootCommand(t *testing.T) {
 	e := newEnv(t)
@@ -502,7 +502,7 @@ func TestRebootCommand(t *testing.T) {
 	e.define(e.guestDomain(name, "", "", "print", "up", "sleep"))
 	e.ok("start", name)
 	first := e.status(name)
-	if out := e.ok("reboot", name); !strings.Contains(out, "is being rebooted") {
+	if out := e.ok("reboot", "--mode", "hard", name); !strings.Contains(out, "is being rebooted") {
 		t.Errorf("reboot printed %q", out)
 	}
 	st := e.status(name)

@@ -203,7 +203,7 @@ func TestNetworkReboot(t *testing.T) {
 	e.ok("start", name)
 	first := e.status(name)
 	for i := 0; i < 3; i++ {
-		e.ok("reboot", name)
+		e.ok("reboot", "--mode", "hard", name)
 		st := e.status(name)
 		if st.InitPID == first.InitPID || fmt.Sprint(st.Veths) != fmt.Sprint(first.Veths) || st.Veths[1] != target {
 			t.Fatalf("reboot %d: init %d (was %d), veths %v (were %v)", i, st.InitPID, first.InitPID, st.Veths, first.Veths)

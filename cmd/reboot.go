@@ -10,16 +10,44 @@ import (
 )
 
 func newRebootCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var mode, signal string
+	c := &cobra.Command{
 		Use:   "reboot NAME",
-		Short: "Restart a domain in place: a fresh init with the same live config",
-		Long: `Kill every process of the container and start init again with the same live
-config; the console stays. (libvirt only sends init SIGHUP, which a shell ignores.)`,
-		Args: exactArgs("name"),
+		Short: "Ask a domain's init to reboot, or restart it in place (--mode hard)",
+		Long: `Ask the container's init to reboot, in the way it understands, and return
+(as virsh does). When init ends by rebooting, the domain's on_reboot applies
+(default: a fresh init with the same live config; the console stays).
+
+  --mode auto     (default) systemd as init gets SIGRTMIN+5 (reboot.target);
+                  a sysvinit listening on an initctl FIFO (/run/initctl,
+                  /dev/initctl) gets a request for runlevel 6; anything else
+                  gets SIGHUP
+  --mode signal   a signal only: SIGRTMIN+5 for systemd, SIGHUP otherwise
+  --mode initctl  the runlevel request only; an error without an initctl FIFO
+  --mode hard     lxctl's own: kill every process of the container and start
+                  a fresh init with the same live config now, whatever init
+                  thinks (a shell init ignores SIGHUP); returns once it runs
+  --signal SIG    this signal, whatever the init`,
+		Example: "  lxctl reboot vm1\n  lxctl reboot vm1 --mode hard",
+		Args:    exactArgs("name"),
 		RunE: func(c *cobra.Command, args []string) error {
-			return failed(g.control(args[0], container.OpReboot, "Domain '%s' is being rebooted\n\n"), "Failed to reboot domain '%s'", args[0])
+			req, err := stopRequest(container.OpReboot, mode, signal, c.Flags().Changed("signal"))
+			if err == nil {
+				err = g.withRunning(args[0], func(d *domain.Domain) error {
+					if _, err := g.host().Call(d, req); err != nil {
+						return err
+					}
+					fmt.Fprintf(g.io.Out, "Domain '%s' is being rebooted\n\n", d.Name)
+					return nil
+				})
+			}
+			return failed(err, "Failed to reboot domain '%s'", args[0])
 		},
 	}
+	c.Flags().StringVar(&mode, "mode", container.ModeAuto, "how to reach init: auto, signal, initctl, or hard (a fresh init now)")
+	_ = c.RegisterFlagCompletionFunc("mode", cobra.FixedCompletions([]string{container.ModeAuto, container.ModeSignal, container.ModeInitctl, container.ModeHard}, cobra.ShellCompDirectiveNoFileComp))
+	c.Flags().StringVar(&signal, "signal", "SIGHUP", "send init this signal (name like SIGHUP, SIGRTMIN+5, or number), whatever its kind")
+	return c
 }
 
 func newSuspendCmd(g *globals) *cobra.Command {

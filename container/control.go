@@ -31,13 +31,19 @@ const (
 type Request struct {
 	V      int    `json:"v"`
 	Op     string `json:"op"`
-	Signal int    `json:"signal,omitempty"` // shutdown: signal for init (default SIGTERM)
+	Signal int    `json:"signal,omitempty"` // shutdown, reboot: this signal for init (--signal)
+	// Mode is how shutdown and reboot reach init: ModeAuto (""),
+	// ModeSignal, ModeInitctl, or for reboot ModeHard.
+	Mode string `json:"mode,omitempty"`
 }
 
 // Response is the controller's answer.
 type Response struct {
 	OK    bool   `json:"ok"`
 	Error string `json:"error,omitempty"`
+	// Method says how a shutdown or reboot asked init ("initctl runlevel
+	// 0 on /run/initctl", "systemd: signal SIGRTMIN+4", "signal SIGTERM").
+	Method string `json:"method,omitempty"`
 }
 
 // ErrNoController means the control socket did not answer: the controller
@@ -84,7 +90,11 @@ type controlRequest struct {
 }
 
 func (r *controlRequest) reply(err error) {
-	resp := Response{OK: err == nil}
+	r.replyWith(err, "")
+}
+
+func (r *controlRequest) replyWith(err error, method string) {
+	resp := Response{OK: err == nil, Method: method}
 	if err != nil {
 		resp.Error = err.Error()
 	}

@@ -59,8 +59,10 @@ type controller struct {
 	net *network.Plan
 	// storage is what the controller mounted: images, block devices.
 	storage storage
-	// shutdownSig is the signal lxctl shutdown sent init, 0 if none.
-	shutdownSig unix.Signal
+	// asked is what lxctl shutdown or reboot last asked of init (Poweroff
+	// or Reboot), so that init's end is read as the answer; noRequest if
+	// nothing was asked since init started.
+	asked Event
 	// trim is the pending trimResident of the last (re)start.
 	trim *time.Timer
 }
@@ -81,7 +83,11 @@ func RunController(l state.Layout, name string, opts Options, sync *os.File, loc
 	// thread that forks init alive for the controller's whole life makes
 	// "init dies with its controller" mean exactly that.
 	runtime.LockOSThread()
-	signal.Ignore(unix.SIGHUP, unix.SIGPIPE)
+	// Caught and dropped, not ignored: an ignored signal stays ignored
+	// across exec, so init (forked from here) would start with SIGHUP
+	// ignored and never hear lxctl reboot's SIGHUP. A caught one is reset
+	// to its default by the exec.
+	signal.Notify(make(chan os.Signal, 1), unix.SIGHUP, unix.SIGPIPE)
 	if w, err := openControllerLog(l, name); err == nil {
 		logrus.SetOutput(w)
 	}
@@ -94,7 +100,7 @@ func RunController(l state.Layout, name string, opts Options, sync *os.File, loc
 		report(sync, syncMessage{Error: err.Error()})
 		return err
 	}
-	c := &controller{l: l, name: name, opts: opts, reqs: make(chan *controlRequest), initEnd: make(chan syscall.WaitStatus, 1)}
+	c := &controller{l: l, name: name, opts: opts, reqs: make(chan *controlRequest), initEnd: make(chan syscall.WaitStatus, 1), asked: noRequest}
 	err := c.setup()
 	if err != nil {
 		// Logged as well as reported: the start that waits for the
@@ -375,6 +381,7 @@ func (c *controller) startInit() (retErr error) {
 		return fmt.Errorf("init pid %d: %w", pid, err)
 	}
 	c.lc, c.proc = lc, p
+	c.asked = noRequest // a fresh init has been asked nothing
 	c.st.InitPID, c.st.InitStart = pid, start
 	c.st.State, c.st.Reason, c.st.Started = "running", "booted", time.Now()
 	if err := c.l.WriteStatus(c.st); err != nil {
@@ -450,13 +457,14 @@ func (c *controller) loop() error {
 		select {
 		case ws := <-c.initEnd:
 			ev := Classify(ws)
-			// After lxctl shutdown, init ending in any way but a reboot is
-			// the shutdown that was asked for: a Go init, say, turns
-			// SIGTERM into exit status 2.
-			if c.shutdownSig != 0 && ev == Crash {
-				ev = Poweroff
+			// After lxctl shutdown (reboot), init ending in a way that is
+			// neither a power-off nor a reboot is the one that was asked
+			// for: a Go init, say, turns SIGTERM or SIGHUP into exit
+			// status 2.
+			if c.asked != noRequest && ev == Crash {
+				ev = c.asked
 			}
-			c.shutdownSig = 0
+			c.asked = noRequest
 			action, reason := ActionFor(ev, c.dom)
 			logrus.Infof("init %s (%s): %s", Describe(ws), ev, map[Action]string{Stop: "stopping", Restart: "restarting"}[action])
 			if action == Restart {
@@ -483,18 +491,29 @@ func (c *controller) loop() error {
 				r.reply(nil)
 			case OpDestroy:
 				return c.destroy(r)
-			case OpShutdown:
-				sig := unix.Signal(r.req.Signal)
-				if sig == 0 {
-					sig = unix.SIGTERM
+			case OpShutdown, OpReboot:
+				if err := checkReqMode(r.req.Op, r.req.Mode); err != nil {
+					r.reply(err)
+					continue
 				}
-				err := c.signalInit(sig)
-				if err == nil {
-					c.shutdownSig = sig
+				if r.req.Mode == ModeHard {
+					// lxctl's own reboot: a fresh init, same controller.
+					logrus.Infof("reboot: hard (a fresh init)")
+					r.replyWith(c.restart(true), "hard")
+					continue
 				}
-				r.reply(err)
-			case OpReboot:
-				r.reply(c.restart(true))
+				reboot := r.req.Op == OpReboot
+				method, err := c.askInit(reboot, r.req.Mode, unix.Signal(r.req.Signal))
+				if err != nil {
+					logrus.Warnf("%s: %s: %v", r.req.Op, method, err)
+				} else {
+					logrus.Infof("%s: asked init by %s", r.req.Op, method)
+					c.asked = Poweroff
+					if reboot {
+						c.asked = Reboot
+					}
+				}
+				r.replyWith(err, method)
 			case OpSuspend:
 				r.reply(c.suspend())
 			case OpResume:

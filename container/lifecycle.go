@@ -16,6 +16,9 @@ const (
 	Poweroff Event = iota // exit 0, or SIGINT: reboot(POWER_OFF/HALT) in a pid namespace
 	Reboot                // SIGHUP: reboot(RESTART) in a pid namespace
 	Crash                 // any other exit code or signal
+
+	// noRequest: nothing was asked of init (see controller.asked).
+	noRequest Event = -1
 )
 
 func (e Event) String() string {

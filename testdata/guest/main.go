@@ -21,6 +21,11 @@
 //	guest syscalls|seccomp|cgroups|devattack|procattack|keysattack   see attacks.go
 //	guest write|readfile|readdev|statnode ...   storage actions: see storage.go
 //
+// Stand-ins for real inits (sysinit.go), for lxctl shutdown and reboot:
+//
+//	guest systemd           act on signals as systemd does as PID 1 (never returns)
+//	guest initctl PATH      listen on a sysvinit initctl FIFO at PATH (never returns)
+//
 // Actions run in order: "guest print up fork 10 sleep". Without any, it
 // sleeps: an idle, well-behaved init.
 package main
@@ -272,6 +277,15 @@ func step(args []string) ([]string, error) {
 		}()
 		fmt.Printf("listening %s\n", args[1])
 		return args[2:], nil
+	// --- stand-ins for real inits (sysinit.go) ---
+	case "systemd":
+		return nil, systemdInit()
+	case "initctl":
+		if len(args) < 2 {
+			return nil, fmt.Errorf("initctl needs the FIFO's path")
+		}
+		return nil, initctlInit(args[1])
+	// --- end of stand-ins ---
 	case "connect":
 		if len(args) < 2 {
 			return nil, fmt.Errorf("connect needs ADDR:PORT")
