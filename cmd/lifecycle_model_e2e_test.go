@@ -174,6 +174,10 @@ func (m *lifeModel) step(op, name string, kill int) bool {
 		args = []string{"define", f}
 	case "shutdown":
 		args = []string{"shutdown", name, "--timeout", "20s"}
+	case "reboot":
+		// The restart in place, done when the command returns (the
+		// default asks init and returns at once).
+		args = []string{"reboot", "--mode", "hard", name}
 	}
 	c := exec.Command(lxctlBin, append([]string{"--root", m.e.root}, args...)...)
 	var out strings.Builder

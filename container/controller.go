@@ -47,6 +47,8 @@ type controller struct {
 	// cgPaths are the domain's cgroup dirs, derived from the layout at
 	// setup; what the controller freezes, kills and removes.
 	cgPaths map[string]string
+	// ownCg are the dirs of the controller's own cgroup (joinCgroup).
+	ownCg   map[string]string
 	cons    *console.Server
 	control *net.UnixListener
 	reqs    chan *controlRequest
@@ -101,6 +103,9 @@ func RunController(l state.Layout, name string, opts Options, sync *os.File, loc
 		return err
 	}
 	c := &controller{l: l, name: name, opts: opts, reqs: make(chan *controlRequest), initEnd: make(chan syscall.WaitStatus, 1), asked: noRequest}
+	// Out of the caller's cgroups before anything else, and out of its
+	// own, removed, on the way out, whatever the way.
+	defer c.leaveCgroup()
 	err := c.setup()
 	if err != nil {
 		// Logged as well as reported: the start that waits for the
@@ -148,6 +153,9 @@ func (c *controller) setup() error {
 	}
 	if c.dom, _, err = domainxml.Parse(data); err != nil {
 		return fmt.Errorf("live config: %w", err)
+	}
+	if err := c.joinCgroup(); err != nil {
+		return err
 	}
 	checkRoot := "/"
 	if src, _ := rootfsSource(c.dom); src != "" {
@@ -225,6 +233,37 @@ func (c *controller) setup() error {
 		return err
 	}
 	return c.startInit()
+}
+
+// joinCgroup moves the controller out of its caller's cgroups, in every
+// hierarchy, into <partition>/<name>.lxctl-<key>.ctl: on a systemd host
+// the caller's cgroup is an ssh session's scope or a unit's, and logind
+// or systemd kills everything in it when the session or the unit ends;
+// the container must outlive the command that started it.
+func (c *controller) joinCgroup() error {
+	leaf, err := c.l.ControllerCgroupLeaf(c.name)
+	if err != nil {
+		return err
+	}
+	p, err := Partition(c.dom)
+	if err != nil {
+		return err
+	}
+	c.ownCg, err = cgroup.Join(filepath.Join(p, leaf), os.Getpid())
+	if err != nil {
+		return fmt.Errorf("move the controller out of its caller's cgroups: %w", err)
+	}
+	return nil
+}
+
+// leaveCgroup removes the controller's own cgroup as it exits.
+func (c *controller) leaveCgroup() {
+	if c.ownCg == nil {
+		return
+	}
+	if err := cgroup.Leave(c.ownCg, os.Getpid(), ctlCgroupTimeout); err != nil {
+		logrus.Warnf("remove the controller's cgroup: %v", err)
+	}
 }
 
 // bindHostRoot gives a domain without a root filesystem the host's root.

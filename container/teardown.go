@@ -49,6 +49,21 @@ func CgroupDirs(l state.Layout, name, partition string) (map[string]string, erro
 	return cgroup.Paths(filepath.Join(partition, leaf))
 }
 
+// ControllerCgroupDirs are the cgroup dirs the domain's controller runs
+// in, beside the domain's: <partition>/<layout's controller leaf>.
+func ControllerCgroupDirs(l state.Layout, name, partition string) (map[string]string, error) {
+	leaf, err := l.ControllerCgroupLeaf(name)
+	if err != nil {
+		return nil, err
+	}
+	return cgroup.Paths(filepath.Join(partition, leaf))
+}
+
+// ctlCgroupTimeout bounds the removal of a dead controller's cgroup: it
+// is empty once the controller has exited; anything still in it after
+// this is reported, not waited for.
+const ctlCgroupTimeout = 2 * time.Second
+
 // killCgroups kills every task of the domain and removes its cgroups.
 func killCgroups(paths map[string]string) error {
 	if len(paths) == 0 {
@@ -95,6 +110,12 @@ func Sweep(l state.Layout, t Target, reason string) error {
 			continue
 		}
 		errs = append(errs, killCgroups(paths))
+		// The controller's own cgroup: empty now that it is dead.
+		if ctl, err := ControllerCgroupDirs(l, t.Name, p); err != nil {
+			errs = append(errs, err)
+		} else {
+			errs = append(errs, cgroup.Remove(ctl, ctlCgroupTimeout))
+		}
 	}
 	// Only veths marked for the domain (package network).
 	errs = append(errs, network.Cleanup(l, t.Name))

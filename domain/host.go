@@ -116,13 +116,15 @@ func (h *Host) hasLeftovers(t container.Target) bool {
 		return true
 	}
 	for _, p := range t.Partitions {
-		dirs, err := container.CgroupDirs(h.L, t.Name, p)
-		if err != nil {
-			continue
-		}
-		for _, dir := range dirs {
-			if exists(dir) {
-				return true
+		for _, derive := range []func(state.Layout, string, string) (map[string]string, error){container.CgroupDirs, container.ControllerCgroupDirs} {
+			dirs, err := derive(h.L, t.Name, p)
+			if err != nil {
+				continue
+			}
+			for _, dir := range dirs {
+				if exists(dir) {
+					return true
+				}
 			}
 		}
 	}

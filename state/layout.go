@@ -105,6 +105,19 @@ func (l Layout) CgroupLeaf(name string) (string, error) {
 	return name + cgroupSuffix + l.Key(), nil
 }
 
+// ControllerCgroupLeaf is the last component of the cgroup a domain's
+// controller moves itself into, in every hierarchy, beside the domain's
+// own: "<name>.lxctl-<Key>.ctl". Not inside the domain's cgroup, which
+// destroy kills and empties, and not the caller's, whose owner (logind,
+// a systemd unit) kills what is in it when the session or unit ends.
+func (l Layout) ControllerCgroupLeaf(name string) (string, error) {
+	leaf, err := l.CgroupLeaf(name)
+	if err != nil {
+		return "", err
+	}
+	return leaf + ".ctl", nil
+}
+
 // DefinitionPath is Domains/<name>.xml.
 func (l Layout) DefinitionPath(name string) (string, error) {
 	if err := ValidateName(name); err != nil {

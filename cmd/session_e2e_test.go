@@ -1,0 +1,179 @@
+package cmd_test
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// cgroupMounts lists the mountpoint of every cgroup hierarchy of this host
+// (v1 controllers, named ones, the cgroup2), from the mount table.
+func cgroupMounts(t *testing.T) []string {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		for i, v := range f {
+			if v == "-" && i+1 < len(f) && (f[i+1] == "cgroup" || f[i+1] == "cgroup2") {
+				out = append(out, f[4])
+			}
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("no cgroup hierarchy is mounted")
+	}
+	return out
+}
+
+// session is a throwaway cgroup in every hierarchy, standing for an ssh
+// session's scope or a systemd unit's cgroup.
+type session struct {
+	t    *testing.T
+	dirs []string
+}
+
+func newSession(t *testing.T) *session {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	s := &session{t: t}
+	t.Cleanup(s.end)
+	for _, m := range cgroupMounts(t) {
+		dir := filepath.Join(m, "lxctl-test-"+hex.EncodeToString(b))
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		s.dirs = append(s.dirs, dir)
+		// A new cpuset cgroup has no CPUs until given its parent's.
+		for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+			if v, err := os.ReadFile(filepath.Join(m, f)); err == nil {
+				if err := os.WriteFile(filepath.Join(dir, f), v, 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	return s
+}
+
+// run runs lxctl from a shell that first puts itself into the session's
+// cgroups, as a login shell is in its session's.
+func (s *session) run(args ...string) (string, error) {
+	var script strings.Builder
+	for _, d := range s.dirs {
+		script.WriteString("echo $$ > " + filepath.Join(d, "cgroup.procs") + " && ")
+	}
+	script.WriteString(`exec "$@"`)
+	out, err := exec.Command("sh", append([]string{"-c", script.String(), "sh", lxctlBin}, args...)...).CombinedOutput()
+	return string(out), err
+}
+
+// pids lists the processes in the session's cgroups.
+func (s *session) pids() []int {
+	var out []int
+	for _, d := range s.dirs {
+		data, _ := os.ReadFile(filepath.Join(d, "cgroup.procs"))
+		for _, f := range strings.Fields(string(data)) {
+			if p, err := strconv.Atoi(f); err == nil {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// end kills everything in the session's cgroups, as logind does when a
+// session ends, until they are empty, and removes them.
+func (s *session) end() {
+	deadline := time.Now().Add(10 * time.Second)
+	for ps := s.pids(); len(ps) > 0 && time.Now().Before(deadline); ps = s.pids() {
+		for _, p := range ps {
+			_ = unix.Kill(p, unix.SIGKILL)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, d := range s.dirs {
+		if err := os.Remove(d); err != nil && !os.IsNotExist(err) {
+			s.t.Errorf("remove the test's session cgroup: %v", err)
+		}
+	}
+	s.dirs = nil
+}
+
+// TestControllerOutlivesSession: a domain started from a session keeps
+// running once everything in the session's cgroups is killed, because its
+// controller moved itself, in every hierarchy, to lxctl's own cgroup
+// beside the domain's; that cgroup goes away with the controller, on
+// destroy and on the sweep after a kill -9.
+func TestControllerOutlivesSession(t *testing.T) {
+	e := newEnv(t)
+	name := e.name("sess")
+	e.define(e.guestDomain(name, "", "", "print", "up", "sleep"))
+	s := newSession(t)
+	if out, err := s.run("--root", e.root, "start", name); err != nil {
+		t.Fatalf("start from the session: %v: %s", err, out)
+	}
+	e.waitConsole(name, "up")
+	st := e.status(name)
+	// The session's cgroups are empty already; end it all the same.
+	if ps := s.pids(); len(ps) > 0 {
+		t.Errorf("processes left in the starting session's cgroups: %v", ps)
+	}
+	s.end()
+	if got := e.ok("domstate", name); got != "running\n\n" {
+		t.Fatalf("after the session ended, domstate = %q", got)
+	}
+	if out := e.ok("list", "--name"); !strings.Contains(out, name) {
+		t.Errorf("list after the session ended: %q", out)
+	}
+	if !alive(st.InitPID) || !alive(st.ControllerPID) {
+		t.Fatalf("after the session ended: init alive %v, controller alive %v", alive(st.InitPID), alive(st.ControllerPID))
+	}
+	leaf, err := e.layout().ControllerCgroupLeaf(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(st.ControllerPID) + "/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) != len(cgroupMounts(t)) {
+		t.Errorf("controller is in %d hierarchies, the host has %d: %q", len(lines), len(cgroupMounts(t)), data)
+	}
+	for _, l := range lines {
+		if f := strings.SplitN(l, ":", 3); len(f) != 3 || f[2] != "/machine/"+leaf {
+			t.Errorf("controller's cgroup %q, want /machine/%s in every hierarchy", l, leaf)
+		}
+	}
+	e.ok("destroy", name)
+	if dirs := cgroupDirs(name); len(dirs) > 0 {
+		t.Errorf("after destroy, cgroups left: %v", dirs)
+	}
+
+	// A controller killed -9 leaves its cgroup; the next command sweeps it.
+	e.ok("start", name)
+	st = e.status(name)
+	sigkill(st.ControllerPID)
+	waitGone(st.ControllerPID)
+	if got := e.ok("domstate", "--reason", name); got != "shut off (failed)\n\n" {
+		t.Errorf("after kill -9 of the controller: %q", got)
+	}
+	if dirs := cgroupDirs(name); len(dirs) > 0 {
+		t.Errorf("after the sweep, cgroups left: %v", dirs)
+	}
+}
