@@ -85,11 +85,7 @@ func RunController(l state.Layout, name string, opts Options, sync *os.File, loc
 	// thread that forks init alive for the controller's whole life makes
 	// "init dies with its controller" mean exactly that.
 	runtime.LockOSThread()
-	// Caught and dropped, not ignored: an ignored signal stays ignored
-	// across exec, so init (forked from here) would start with SIGHUP
-	// ignored and never hear lxctl reboot's SIGHUP. A caught one is reset
-	// to its default by the exec.
-	signal.Notify(make(chan os.Signal, 1), unix.SIGHUP, unix.SIGPIPE)
+	signal.Ignore(unix.SIGHUP, unix.SIGPIPE)
 	if w, err := openControllerLog(l, name); err == nil {
 		logrus.SetOutput(w)
 	}
