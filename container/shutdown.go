@@ -55,6 +55,11 @@ var initctlFIFOs = []string{"/run/initctl", "/dev/initctl", "/etc/.initctl"}
 // take runlevel requests.
 var errNoInitctl = errors.New("no initctl FIFO (/run/initctl, /dev/initctl, /etc/.initctl) in the container: its init does not take runlevel requests (use --mode signal)")
 
+// errHostFIFO: the container's initctl path is the host's own FIFO (a
+// container sharing the host's /run): lxctl never asks the host's init to
+// change runlevel.
+var errHostFIFO = errors.New("the host's own initctl FIFO (the container shares the host's /run or /dev)")
+
 // askInit asks the container's init to power off (reboot false) or reboot,
 // by mode (ModeAuto, ModeSignal, ModeInitctl); sig, if not 0, is the
 // signal --signal chose. It returns how it asked, in words for the log.
@@ -142,6 +147,9 @@ func writeInitctl(pid int, runlevel byte) (string, error) {
 		}
 		f, err := openFIFO(h, p)
 		h.Close()
+		if errors.Is(err, errHostFIFO) {
+			continue // the host's: the container may have its own further on
+		}
 		if err != nil {
 			return p, err
 		}
@@ -170,7 +178,7 @@ func openFIFO(h *os.File, p string) (*os.File, error) {
 		return nil, fmt.Errorf("initctl %s is not a FIFO", p)
 	}
 	if sameFile(st, hostInitctlFIFOs()) {
-		return nil, fmt.Errorf("initctl %s is the host's own FIFO (the container shares the host's /run or /dev): lxctl does not ask the host's init to change runlevel", p)
+		return nil, fmt.Errorf("initctl %s: %w", p, errHostFIFO)
 	}
 	f, err := pathrs.Reopen(h, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC)
 	if errors.Is(err, unix.ENXIO) {
