@@ -302,45 +302,7 @@ func TestSystemdBoots(t *testing.T) {
 	}
 	e := newEnv(t)
 	name := e.name("systemd")
-	root := filepath.Join(e.root, "sd-root")
-	for _, d := range []string{"proc", "sys", "dev", "run", "tmp", "var/tmp", "var/log", "var/lib", "root", "usr/lib/systemd"} {
-		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, l := range []string{"bin", "sbin", "lib", "lib64"} {
-		if _, err := os.Lstat("/usr/" + l); err == nil {
-			if err := os.Symlink("usr/"+l, filepath.Join(root, l)); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if out, err := exec.Command("cp", "-a", "/etc", filepath.Join(root, "etc")).CombinedOutput(); err != nil {
-		t.Fatalf("copy /etc: %v\n%s", err, out)
-	}
-	// An empty machine-id: systemd makes up a transient one, as on a first boot.
-	if err := os.WriteFile(filepath.Join(root, "etc", "machine-id"), nil, 0o444); err != nil {
-		t.Fatal(err)
-	}
-	// lxctl checks init in the root before the /usr bind is there.
-	if out, err := exec.Command("cp", systemd, filepath.Join(root, systemd)).CombinedOutput(); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
-	e.define(fmt.Sprintf(`<domain type='lxc'>
-  <name>%s</name>
-  <memory unit='MiB'>512</memory>
-  <os>
-    <type>exe</type>
-    <init>%s</init>
-    <initarg>--unit=basic.target</initarg>
-  </os>
-  <features><privnet/></features>
-  <devices>
-    <filesystem type='mount'><source dir='%s'/><target dir='/'/></filesystem>
-    <filesystem type='mount'><source dir='/usr'/><target dir='/usr'/><readonly/></filesystem>
-    <console type='pty'/>
-  </devices>
-</domain>`, name, systemd, root))
+	e.define(e.systemdDomain(name, "--unit=basic.target"))
 	e.ok("start", name)
 	st := e.status(name)
 	pid := strconv.Itoa(st.InitPID)
@@ -361,4 +323,57 @@ func TestSystemdBoots(t *testing.T) {
 		t.Errorf("systemd's own cgroups are not below the payload cgroup: %v", err)
 	}
 	e.ok("destroy", name)
+}
+
+// systemdDomain is a domain whose init is the host's systemd, booting a
+// private root (the host's /usr read-only, a copy of its /etc, its own
+// network namespace), with initArgs.
+func (e *env) systemdDomain(name string, initArgs ...string) string {
+	e.t.Helper()
+	const systemd = "/usr/lib/systemd/systemd"
+	if _, err := os.Stat(systemd); err != nil {
+		e.t.Fatalf("%v (make test installs systemd when missing)", err)
+	}
+	root := filepath.Join(e.root, "sd-root-"+name)
+	for _, d := range []string{"proc", "sys", "dev", "run", "tmp", "var/tmp", "var/log", "var/lib", "root", "usr/lib/systemd"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	for _, l := range []string{"bin", "sbin", "lib", "lib64"} {
+		if _, err := os.Lstat("/usr/" + l); err == nil {
+			if err := os.Symlink("usr/"+l, filepath.Join(root, l)); err != nil {
+				e.t.Fatal(err)
+			}
+		}
+	}
+	if out, err := exec.Command("cp", "-a", "/etc", filepath.Join(root, "etc")).CombinedOutput(); err != nil {
+		e.t.Fatalf("copy /etc: %v\n%s", err, out)
+	}
+	// An empty machine-id: systemd makes up a transient one, as on a first boot.
+	if err := os.WriteFile(filepath.Join(root, "etc", "machine-id"), nil, 0o444); err != nil {
+		e.t.Fatal(err)
+	}
+	// lxctl checks init in the root before the /usr bind is there.
+	if out, err := exec.Command("cp", systemd, filepath.Join(root, systemd)).CombinedOutput(); err != nil {
+		e.t.Fatalf("%v\n%s", err, out)
+	}
+	var args strings.Builder
+	for _, a := range initArgs {
+		fmt.Fprintf(&args, "    <initarg>%s</initarg>\n", a)
+	}
+	return fmt.Sprintf(`<domain type='lxc'>
+  <name>%s</name>
+  <memory unit='MiB'>512</memory>
+  <os>
+    <type>exe</type>
+    <init>%s</init>
+%s  </os>
+  <features><privnet/></features>
+  <devices>
+    <filesystem type='mount'><source dir='%s'/><target dir='/'/></filesystem>
+    <filesystem type='mount'><source dir='/usr'/><target dir='/usr'/><readonly/></filesystem>
+    <console type='pty'/>
+  </devices>
+</domain>`, name, systemd, args.String(), root)
 }

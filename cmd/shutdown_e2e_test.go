@@ -2,6 +2,7 @@ package cmd_test
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -202,5 +203,55 @@ func TestShutdownBadMode(t *testing.T) {
 	}
 	if st := e.status(name); st.InitPID != init || !alive(init) {
 		t.Errorf("a refused request changed the domain: init %d (was %d)", st.InitPID, init)
+	}
+}
+
+// TestShutdownRealSystemd: the host's systemd booted as a container's init
+// reboots on lxctl reboot (SIGRTMIN+5: reboot.target, then reboot(2),
+// which on_reboot turns into a fresh boot in the same controller) and
+// powers off on lxctl shutdown (SIGRTMIN+4).
+func TestShutdownRealSystemd(t *testing.T) {
+	e := newEnv(t)
+	name := e.name("realsd")
+	e.define(e.systemdDomain(name, "--unit=basic.target"))
+	e.ok("start", name)
+	booted := func(pid int) {
+		t.Helper()
+		e.waitFor("systemd's private socket", func() bool {
+			_, err := os.Stat("/proc/" + strconv.Itoa(pid) + "/root/run/systemd/private")
+			return err == nil
+		})
+		out, err := exec.Command("nsenter", "-t", strconv.Itoa(pid), "-a", "systemctl", "is-system-running", "--wait").CombinedOutput()
+		if s := strings.TrimSpace(string(out)); s != "running" && s != "degraded" {
+			t.Fatalf("systemd in the container: %q (%v)\nconsole:\n%s", out, err, e.consoleLog(name))
+		}
+	}
+	first := e.status(name)
+	booted(first.InitPID)
+
+	e.ok("reboot", name)
+	var st = first
+	e.waitFor("systemd to reboot", func() bool {
+		s, err := e.layout().ReadStatus(name)
+		if err == nil && s.InitPID != first.InitPID && s.InitPID != 0 && s.State == "running" {
+			st = s
+			return true
+		}
+		return false
+	})
+	if st.ControllerPID != first.ControllerPID {
+		t.Errorf("reboot changed the controller: %d (was %d)", st.ControllerPID, first.ControllerPID)
+	}
+	booted(st.InitPID)
+	if log := e.domainLog(name); !strings.Contains(log, "reboot: asked init by systemd: signal SIGRTMIN+5") || !strings.Contains(log, "killed by signal SIGHUP (reboot)") {
+		t.Errorf("the domain log does not show systemd's reboot:\n%s", log)
+	}
+
+	e.ok("shutdown", name)
+	if got := e.waitStopped(name); got != "shut off (shutdown)" {
+		t.Errorf("after shutdown of systemd: %q\nconsole:\n%s", got, e.consoleLog(name))
+	}
+	if log := e.domainLog(name); !strings.Contains(log, "shutdown: asked init by systemd: signal SIGRTMIN+4") {
+		t.Errorf("the domain log does not show SIGRTMIN+4:\n%s", log)
 	}
 }
