@@ -10,6 +10,7 @@ command -v gcc >/dev/null || need+=(gcc)
 command -v pkg-config >/dev/null || need+=(pkgconf)  # libseccomp-golang finds libseccomp through it
 [ -x /usr/lib/systemd/systemd ] || need+=(systemd)    # a test boots it in a container under the seccomp filter
 command -v nsenter >/dev/null || need+=(util-linux)   # tests read a container's hostname
+command -v lxcfs >/dev/null || need+=(lxcfs)          # a test runs its own lxcfs (in a mount namespace of its own) for a container's /proc
 command -v pgrep >/dev/null || need+=(procps)          # tests look for leaked processes
 command -v mkfs.ext4 >/dev/null || need+=(e2fsprogs)   # storage tests make their own ext4 images
 command -v losetup >/dev/null || need+=(mount)         # storage tests attach loop devices of their own

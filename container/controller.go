@@ -296,6 +296,11 @@ func (c *controller) startInit() (retErr error) {
 	if err != nil {
 		return err
 	}
+	// What a system container sees: lxcfs's /proc files, when lxcfs runs.
+	if dir := findLXCFS(); dir != "" {
+		cfg.Mounts = append(cfg.Mounts, lxcfsMounts(dir)...)
+		logrus.Infof("lxcfs at %s: its /proc and /sys files are bound over the container's", dir)
+	}
 	// The veth pairs of this start; libcontainer moves their container
 	// ends in as cfg.NetDevices.
 	devs, err := c.net.CreateVeths()

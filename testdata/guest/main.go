@@ -25,6 +25,7 @@
 //
 //	guest systemd           act on signals as systemd does as PID 1 (never returns)
 //	guest initctl PATH      listen on a sysvinit initctl FIFO at PATH (never returns)
+//	guest showfile PATH     print each line of PATH as "PATH: LINE", then "PATH: end"
 //
 // Actions run in order: "guest print up fork 10 sleep". Without any, it
 // sleeps: an idle, well-behaved init.
@@ -285,6 +286,11 @@ func step(args []string) ([]string, error) {
 			return nil, fmt.Errorf("initctl needs the FIFO's path")
 		}
 		return nil, initctlInit(args[1])
+	case "showfile":
+		if len(args) < 2 {
+			return nil, fmt.Errorf("showfile needs a path")
+		}
+		return args[2:], showFile(args[1])
 	// --- end of stand-ins ---
 	case "connect":
 		if len(args) < 2 {

@@ -4,6 +4,7 @@ package main
 // systemd and sysvinit do as a container's PID 1, without either installed.
 
 import (
+	"bufio"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -95,4 +96,21 @@ func initctlInit(path string) error {
 			return syscall.Reboot(syscall.LINUX_REBOOT_CMD_RESTART)
 		}
 	}
+}
+
+// showFile prints each line of path as "PATH: LINE", so the test reads a
+// file as the container sees it (lxcfs answers by who reads: the host
+// reading /proc/<pid>/root/proc/meminfo would get its own numbers).
+func showFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fmt.Printf("%s: %s\n", path, sc.Text())
+	}
+	fmt.Printf("%s: end\n", path)
+	return sc.Err()
 }
