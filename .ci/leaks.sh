@@ -8,7 +8,7 @@
 # containers someone else runs on the same host out of the verdict.
 set -u
 list() {
-  find /sys/fs/cgroup -maxdepth 4 -type d -name '*.lxctl*' 2>/dev/null | sed 's/^/cgroup /'
+  find /sys/fs/cgroup -maxdepth 4 -type d \( -name '*.lxctl*' -o -name 'lxctl-test-*' \) 2>/dev/null | sed 's/^/cgroup /'
   grep -E 'lxctl' /proc/self/mountinfo | awk '{print "mount " $5}'
   ip -o link show 2>/dev/null | grep -E ' alias lxctl(-net)?/' | awk '{sub(/@.*|:$/, "", $2); print "link " $2}'
   # Loop devices lxctl attached (lo_file_name "lxctl/<root key>/<name>",
