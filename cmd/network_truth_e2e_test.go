@@ -5,13 +5,17 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/nftables"
 	"golang.org/x/sys/unix"
+
+	"github.com/lxctl/lxctl/network"
 )
 
 // issue 11: domains on one network started at the same moment all run.
@@ -225,5 +229,59 @@ func TestNetworkReboot(t *testing.T) {
 	e.ok("destroy", name)
 	if vs := vethsOf(u); len(vs) > 0 || linkExists(target) {
 		t.Errorf("destroy left veths %v", vs)
+	}
+}
+
+// The issue's second bug: a net-start that fails half-way (here at the NAT
+// step, on a chain of the network's name that is someone else's) exits 1
+// naming the cause, and leaves the network inactive with nothing on the
+// host; once the cause is gone it starts.
+func TestNetworkStartFailsInactive(t *testing.T) {
+	fwd, _ := os.ReadFile("/proc/sys/net/ipv4/ip_forward")
+	t.Cleanup(func() { _ = os.WriteFile("/proc/sys/net/ipv4/ip_forward", fwd, 0o644) })
+	e := newEnv(t)
+	n := testNet{name: "natfail-" + randHex(2), bridge: "lxt" + randHex(4), octet: freeOctet(t)}
+	f := filepath.Join(e.root, "n.xml")
+	xml := fmt.Sprintf(`<network><name>%s</name><forward mode='nat'/><bridge name='%s'/><ip address='%s' prefix='24'/></network>`, n.name, n.bridge, n.addr(1))
+	if err := os.WriteFile(f, []byte(xml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.ok("net-define", f)
+	c, err := nftables.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := &nftables.Table{Family: nftables.TableFamilyIPv4, Name: network.Table}
+	chain := &nftables.Chain{Name: network.NATChain(n.bridge), Table: c.AddTable(table)}
+	c.AddChain(chain)
+	if err := c.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	dropChain := func() {
+		c.DelChain(chain)
+		_ = c.Flush()
+	}
+	t.Cleanup(func() {
+		dropChain()
+		e.run("", "net-destroy", n.name)
+		e.checkNoNetLeaks(n)
+	})
+	msg := e.fails("net-start", n.name)
+	if !strings.Contains(msg, network.NATChain(n.bridge)) || !strings.Contains(msg, "choose another <bridge name>") {
+		t.Errorf("net-start should name the chain and the fix: %s", msg)
+	}
+	if out := e.ok("net-list", "--all"); !strings.Contains(out, n.name+"   inactive") {
+		t.Errorf("net-list --all after a failed net-start:\n%s", out)
+	}
+	if linkExists(n.bridge) {
+		t.Error("the failed net-start left its bridge")
+	}
+	if _, err := e.layout().ReadNetworkState(n.name); err == nil {
+		t.Error("the failed net-start left a run record")
+	}
+	dropChain()
+	e.ok("net-start", n.name)
+	if r := natChain(t, n.bridge); r == nil || !r.Masquerade {
+		t.Errorf("net-start once the cause is gone: %+v", r)
 	}
 }
