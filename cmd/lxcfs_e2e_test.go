@@ -97,7 +97,8 @@ func memTotalKiB(t *testing.T, text string) int {
 
 // TestLXCFS: with lxcfs running, a container's /proc/meminfo is lxcfs's,
 // so MemTotal is the domain's memory limit (256 MiB), and /proc/uptime is
-// the container's; without lxcfs it is the host's MemTotal.
+// the container's, also in a user namespace (<idmap>); without lxcfs it is
+// the host's MemTotal.
 func TestLXCFS(t *testing.T) {
 	e := newEnv(t)
 	lxcfs := startLXCFS(t)
@@ -127,6 +128,23 @@ func TestLXCFS(t *testing.T) {
 		t.Errorf("the domain log does not say lxcfs was used:\n%s", log)
 	}
 	e.ok("destroy", name)
+
+	// In a user namespace too: lxcfs's mount allows other users, and the
+	// container's root is an unprivileged uid on the host.
+	userns := e.name("lxcfsuser")
+	// The mapped root must reach the root filesystem.
+	if err := os.Chmod(e.root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e.define(strings.Replace(e.guestDomain(userns, `<idmap><uid start='0' target='200000' count='65536'/><gid start='0' target='200000' count='65536'/></idmap>`, "", "showfile", "/proc/meminfo", "sleep"), "<memory unit='MiB'>256</memory>", "<memory unit='MiB'>200</memory>", 1))
+	if out, err := exec.Command("nsenter", "-t", strconv.Itoa(lxcfs), "-m", "--", lxctlBin, "--root", e.root, "start", userns).CombinedOutput(); err != nil {
+		t.Fatalf("start of a domain with <idmap> in lxcfs's mount namespace: %v: %s", err, out)
+	}
+	e.waitConsole(userns, "/proc/meminfo: end")
+	if got := memTotalKiB(t, e.consoleLog(userns)); got != 200<<10 {
+		t.Errorf("with lxcfs and <idmap>, MemTotal inside = %d kB, want %d kB", got, 200<<10)
+	}
+	e.ok("destroy", userns)
 
 	// Without lxcfs (the test's own is in a namespace of its own), the
 	// host's numbers.
