@@ -59,6 +59,7 @@ func gatherInfo(g *globals, d *domain.Domain) *domInfo {
 		Name: d.Name, UUID: x.UUID, OSType: x.OS.Type, State: d.State, Reason: d.Reason,
 		CPUs: x.VCPU.Count, MaxMemoryKiB: x.Memory, UsedMemoryKiB: x.CurrentMemory,
 		Persistent: d.Def != nil,
+		Autostart:  d.Def != nil && g.layout().Autostart(d.Name),
 	}
 	if d.Active() {
 		id := d.ID()
@@ -93,7 +94,7 @@ func printInfo(g *globals, info *domInfo) {
 	line("Max memory", fmt.Sprintf("%d KiB", info.MaxMemoryKiB))
 	line("Used memory", fmt.Sprintf("%d KiB", info.UsedMemoryKiB))
 	line("Persistent", yesNo(info.Persistent))
-	line("Autostart", "disable")
+	line("Autostart", map[bool]string{true: "enable", false: "disable"}[info.Autostart])
 	line("Managed save", "no")
 	line("Security model", "none")
 	line("Security DOI", "0")

@@ -21,6 +21,7 @@ type listOptions struct {
 	name, uuid, id      bool
 	json, quiet         bool
 	persistent, transnt bool
+	autostart, noAuto   bool
 }
 
 func newListCmd(g *globals) *cobra.Command {
@@ -39,6 +40,8 @@ func newListCmd(g *globals) *cobra.Command {
 	f.BoolVar(&opts.inactive, "inactive", false, "list inactive domains only")
 	f.BoolVar(&opts.persistent, "persistent", false, "list persistent domains only")
 	f.BoolVar(&opts.transnt, "transient", false, "list transient domains only")
+	f.BoolVar(&opts.autostart, "autostart", false, "list domains marked for autostart only")
+	f.BoolVar(&opts.noAuto, "no-autostart", false, "list domains not marked for autostart only")
 	f.BoolVar(&opts.name, "name", false, "print bare names, one per line")
 	f.BoolVar(&opts.uuid, "uuid", false, "print bare uuids, one per line")
 	f.BoolVar(&opts.id, "id", false, "print bare ids of running domains, one per line")
@@ -97,6 +100,8 @@ func runList(g *globals, opts *listOptions) error {
 			names = append(names, n)
 		}
 	}
+	// A transient domain is never autostarted, whatever a stray flag says.
+	autostart := func(name string) bool { return isDefined[name] && l.Autostart(name) }
 	needUUID := opts.uuid || opts.json
 	o := domain.Opts{ParseDef: needUUID, Controllers: ctls}
 	doms, errs := inspectAll(names, func(name string) (*domain.Domain, error) { return h.Inspect(name, o) })
@@ -130,7 +135,8 @@ func runList(g *globals, opts *listOptions) error {
 		}
 		switch {
 		case opts.inactive && d.Active(), !opts.inactive && !opts.all && !d.Active(),
-			opts.persistent && !e.Persistent, opts.transnt && e.Persistent:
+			opts.persistent && !e.Persistent, opts.transnt && e.Persistent,
+			opts.autostart && !autostart(name), opts.noAuto && autostart(name):
 			continue
 		}
 		entries = append(entries, e)

@@ -55,12 +55,22 @@ func (l Layout) LoadDefinition(name string) ([]byte, error) {
 	return data, nil
 }
 
-// RemoveDefinition deletes the stored definition of name; ErrNotFound if
-// there is none. Callers hold the domain's lock.
+// RemoveDefinition deletes the stored definition of name and its autostart
+// flag; ErrNotFound if there is none. Callers hold the domain's lock.
 func (l Layout) RemoveDefinition(name string) error {
 	path, err := l.DefinitionPath(name)
 	if err != nil {
 		return err
+	}
+	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
+		return notDefined(name, err)
+	}
+	// The autostart flag goes first: a crash in between leaves a defined
+	// domain that is not autostarted, never a flag that outlives its
+	// definition and comes back with the next define of that name.
+	flag, _ := l.AutostartPath(name)
+	if err := os.Remove(flag); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove autostart flag of domain '%s': %w", name, err)
 	}
 	if err := os.Remove(path); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {

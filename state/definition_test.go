@@ -238,3 +238,55 @@ func TestStoredXMLSizeLimit(t *testing.T) {
 		t.Errorf("fifo: got %v\nwant %s", err, want)
 	}
 }
+
+func TestAutostartFlag(t *testing.T) {
+	l := NewLayout(t.TempDir())
+	if err := l.SetAutostart("vm1", true); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("autostart of an undefined domain: %v", err)
+	}
+	if err := l.SetAutostart("../x", true); !errors.Is(err, ErrInvalidName) {
+		t.Fatalf("autostart of a bad name: %v", err)
+	}
+	if err := l.SaveDefinition("vm1", []byte("<domain/>")); err != nil {
+		t.Fatal(err)
+	}
+	if l.Autostart("vm1") {
+		t.Fatal("autostart before it was set")
+	}
+	if err := l.SetAutostart("vm1", true); err != nil || !l.Autostart("vm1") {
+		t.Fatalf("set autostart: %v", err)
+	}
+	if names, err := l.ListAutostart(); err != nil || len(names) != 1 || names[0] != "vm1" {
+		t.Fatalf("ListAutostart = %v, %v", names, err)
+	}
+	if names, _ := l.ListDefinitions(); len(names) != 1 {
+		t.Fatalf("the flag is listed as a definition: %v", names)
+	}
+	if err := l.SetAutostart("vm1", false); err != nil || l.Autostart("vm1") {
+		t.Fatalf("unset autostart: %v", err)
+	}
+	if err := l.SetAutostart("vm1", false); err != nil {
+		t.Fatalf("unset twice: %v", err)
+	}
+	// undefine takes the flag with it: a later define of the name is not autostarted.
+	if err := l.SetAutostart("vm1", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.RemoveDefinition("vm1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.SaveDefinition("vm1", []byte("<domain/>")); err != nil {
+		t.Fatal(err)
+	}
+	if l.Autostart("vm1") {
+		t.Fatal("the autostart flag outlived undefine")
+	}
+	// A symlink planted as the flag does not count.
+	p, _ := l.AutostartPath("vm1")
+	if err := os.Symlink("/etc/passwd", p); err != nil {
+		t.Fatal(err)
+	}
+	if l.Autostart("vm1") {
+		t.Fatal("a symlink counts as the autostart flag")
+	}
+}
