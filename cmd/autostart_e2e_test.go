@@ -40,7 +40,9 @@ func TestAutostartAllAndShutdownAll(t *testing.T) {
 		!strings.Contains(e.ok("dominfo", manual), "Autostart:      disable\n") {
 		t.Fatalf("dominfo should show the autostart mark:\n%s", e.ok("dominfo", onNet))
 	}
-	names := func(args ...string) []string { return strings.Fields(e.ok(append([]string{"list", "--name"}, args...)...)) }
+	names := func(args ...string) []string {
+		return strings.Fields(e.ok(append([]string{"list", "--name"}, args...)...))
+	}
 	if got := names("--all", "--autostart"); len(got) != 4 || strings.Contains(strings.Join(got, " "), manual) {
 		t.Fatalf("list --all --autostart: %v", got)
 	}
