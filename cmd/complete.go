@@ -62,14 +62,14 @@ func addCompletions(g *globals, root *cobra.Command) {
 			if f == nil {
 				f = anyState
 			}
-			c.ValidArgsFunction = nameCompleter(func() []named { return networkCandidates(g) }, f)
+			c.ValidArgsFunction = thisHostOnly(g, nameCompleter(func() []named { return networkCandidates(g) }, f))
 			continue
 		}
 		f := domainFilters[name]
 		if f == nil {
 			f = anyState
 		}
-		c.ValidArgsFunction = nameCompleter(func() []named { return domainCandidates(g) }, f)
+		c.ValidArgsFunction = thisHostOnly(g, nameCompleter(func() []named { return domainCandidates(g) }, f))
 	}
 }
 

@@ -35,7 +35,8 @@ func Execute() int {
 	err := root.Execute()
 	// A controller booted in advance for a start that did not need it.
 	standby.Release()
-	// lxctl enter passes its command's exit status on.
+	// lxctl enter, and a command run on a remote host, pass their exit
+	// status on.
 	var es *exitStatus
 	if errors.As(err, &es) {
 		if es.err != nil {
@@ -106,9 +107,21 @@ binary with no daemon: each running container has one small controller process.`
 		SilenceUsage:      true,
 		SilenceErrors:     true,
 		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: false},
-		PersistentPreRunE: func(c *cobra.Command, _ []string) error {
-			if err := checkConnect(g.connect); err != nil {
+		PersistentPreRunE: func(c *cobra.Command, args []string) error {
+			if localOnly(c) {
+				return nil
+			}
+			remote, err := parseConnect(connectURI(c, g.connect))
+			if err != nil {
 				return err
+			}
+			if remote != nil {
+				// The command runs on the remote host instead of here;
+				// its status ends this one (a status of 0 included).
+				if err := runRemote(g, remote, c, args); err != nil {
+					return err
+				}
+				return &exitStatus{code: 0}
 			}
 			if !usesState(c) {
 				return nil
@@ -124,7 +137,7 @@ binary with no daemon: each running container has one small controller process.`
 	defRoot := os.Getenv("LXCTL_ROOT")
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.root, "root", defRoot, "keep all state under `DIR` (default: /var/lib/lxctl, /run/lxctl, /var/log/lxctl; env LXCTL_ROOT)")
-	pf.StringVarP(&g.connect, "connect", "c", "lxc:///", "hypervisor connection `URI` (virsh compatibility: only lxc:/// and lxc:///system)")
+	pf.StringVarP(&g.connect, "connect", "c", "lxc:///", "connection `URI`: lxc:///system (this host) or lxc+ssh://[user@]host[:port]/system[?keyfile=PATH&no_verify=1&command=PATH] (env LXCTL_DEFAULT_URI, or LIBVIRT_DEFAULT_URI when it is an lxc URI)")
 	pf.BoolVar(&g.debug, "debug", false, "log debug messages to the domain log")
 
 	root.AddCommand(
@@ -161,15 +174,6 @@ func usesState(c *cobra.Command) bool {
 		}
 	}
 	return true
-}
-
-// checkConnect accepts the URIs virsh users type for the local LXC driver.
-func checkConnect(uri string) error {
-	switch uri {
-	case "lxc:///", "lxc:///system", "lxc:///system/", "lxc://", "lxc:":
-		return nil
-	}
-	return fmt.Errorf("unsupported connection URI %q: lxctl only drives local LXC containers (use lxc:/// or lxc:///system)", uri)
 }
 
 // exactArgs is cobra.ExactArgs with a message that names what is missing.

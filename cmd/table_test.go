@@ -36,16 +36,3 @@ func TestParseSignal(t *testing.T) {
 		}
 	}
 }
-
-func TestCheckConnect(t *testing.T) {
-	for _, ok := range []string{"lxc:///", "lxc:///system", "lxc://"} {
-		if err := checkConnect(ok); err != nil {
-			t.Errorf("%s: %v", ok, err)
-		}
-	}
-	for _, bad := range []string{"qemu:///system", "lxc+ssh://host/", ""} {
-		if err := checkConnect(bad); err == nil {
-			t.Errorf("%s accepted", bad)
-		}
-	}
-}
