@@ -218,8 +218,9 @@ func remoteArgs(c *cobra.Command, args []string) []string {
 
 // shellQuote quotes s as one word for a POSIX shell: ssh hands the remote
 // command to the user's login shell as one line, so every argument is
-// single-quoted, a ' inside becoming '\”. Nothing is special inside single
-// quotes ($, `, \, ", spaces, newlines).
+// single-quoted, and each ' inside ends the quoting, is written as \' and
+// starts it again. Nothing is special inside single quotes ($, `, \, ",
+// spaces, newlines).
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
