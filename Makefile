@@ -62,7 +62,7 @@ clean-test: ## remove what an interrupted test run may have left (cgroups, mount
 man: ## write the man pages (one per command) to man/
 	CGO_ENABLED=1 $(GO) run ./cmd/mangen man
 
-install: build man ## install the binary, man pages and bash/zsh/fish completions under $(DESTDIR)$(PREFIX)
+install: build man ## install the binary, man pages, bash/zsh/fish completions and the autostart unit under $(DESTDIR)$(PREFIX)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/lxctl
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
@@ -71,6 +71,11 @@ install: build man ## install the binary, man pages and bash/zsh/fish completion
 	$(BIN) completion bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/lxctl
 	$(BIN) completion zsh > $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_lxctl
 	$(BIN) completion fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/lxctl.fish
+	@# The boot unit (autostart-all / shutdown-all), naming the binary just installed;
+	@# enable it with: systemctl daemon-reload && systemctl enable lxctl-autostart.service
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' contrib/systemd/lxctl-autostart.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/lxctl-autostart.service
+	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/lxctl-autostart.service
 
 clean: ## remove build output
 	rm -rf bin man
