@@ -158,7 +158,7 @@ binary with no daemon: each running container has one small controller process.`
 	root.AddCommand(statsCommands(g)...)
 	root.AddCommand(tuneCommands(g)...)
 	root.AddCommand(newEventCmd(g))
-	root.AddCommand(enterCommands(g)...) // issue 12: enter.go
+	root.AddCommand(enterCommands(g)...)     // issue 12: enter.go
 	root.AddCommand(autostartCommands(g)...) // autostart at boot, shutdown-all (issue 13)
 	addCompletions(g, root)
 	return root
