@@ -177,7 +177,9 @@ var fileCommands = map[string]string{"define": "domain", "create": "domain", "ne
 
 // terminalCommands want a terminal at the far end when this one is a
 // terminal: they put it in raw mode (console, enter) or run an editor.
-var terminalCommands = map[string]bool{"console": true, "enter": true, "edit": true, "net-edit": true}
+var terminalCommands = map[string]bool{
+	"console": true, "enter": true, "lxc-enter-namespace": true, "edit": true, "net-edit": true,
+}
 
 // remoteArgs is the lxctl command line to run remotely: the same command,
 // its flags as given (--root too), its arguments, and --connect lxc:/// so
@@ -318,7 +320,7 @@ func runRemote(g *globals, r *remoteURI, c *cobra.Command, args []string) error 
 	// lxctl itself exits 0 or 1; enter passes on its command's status,
 	// so only for the others do 255 and 127 surely mean ssh or the
 	// remote shell.
-	if c.Name() != "enter" {
+	if !strings.Contains(c.Name(), "enter") {
 		switch code {
 		case 255:
 			fmt.Fprintf(g.io.ErrOut, "error: failed to connect to the host of %s (ssh exited 255; its message is above)\n", domainxml.Printable(r.raw))

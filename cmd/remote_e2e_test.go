@@ -273,6 +273,12 @@ func TestRemoteSSH(t *testing.T) {
 	if r.code != 1 || r.stdout != "" || !strings.Contains(r.stderr, "error: failed to get domain '"+odd+"'") {
 		t.Errorf("remote domstate of %q: exit %d, stdout %q, stderr %q", odd, r.code, r.stdout, r.stderr)
 	}
+	// enter (handled by name): the argument arrives intact inside the
+	// container, stdin goes in, and the command's own status comes back.
+	r = remote("from-stdin\n", "enter", name, "--", "sh", "-c", `printf '%s|' "$1"; cat; exit 7`, "sh", odd)
+	if r.code != 7 || r.stdout != odd+"|from-stdin\n" {
+		t.Errorf("remote enter: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
 	// '-' reads stdin there as here.
 	r = remote(strings.Replace(e.shellDomain(name), "<memory unit='MiB'>256", "<memory unit='MiB'>200", 1), "define", "-")
 	if r.code != 0 || !strings.Contains(ok("", "dumpxml", "--inactive", name), "204800") {
