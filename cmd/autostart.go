@@ -194,30 +194,35 @@ func runAutostartAll(g *globals, parallel int, opts *startOptions) error {
 
 func newShutdownAllCmd(g *globals) *cobra.Command {
 	timeout := seconds(120 * time.Second)
-	var signal string
+	opts := &shutdownOptions{}
+	var signalSet bool
 	c := &cobra.Command{
 		Use:   "shutdown-all",
 		Short: "Shut every running domain down, destroying those still up after --timeout (run at host shutdown)",
 		Long: `What libvirt-guests does when the host goes down: ask every running domain of
-this root to shut down (init gets --signal, SIGTERM by default; a paused domain
-is resumed first so that it can), all at once, wait up to --timeout for them,
-then destroy those still running, so that no container is simply killed with
-the host. Transient domains are shut down too. The exit status is 1 if any
-domain could not be stopped.`,
-		Example: "  lxctl shutdown-all\n  lxctl shutdown-all --timeout 300 --signal SIGRTMIN+3   # systemd as init",
+this root to shut down, all at once, as lxctl shutdown does (--mode, --signal; a
+paused domain is resumed first so that its init can act), wait up to --timeout
+for them, then destroy those still running, so that no container is simply
+killed with the host. Transient domains are shut down too. The exit status is 1
+if any domain could not be stopped.`,
+		Example: "  lxctl shutdown-all\n  lxctl shutdown-all --timeout 300\n  lxctl shutdown-all --signal SIGPWR",
 		Args:    exactArgs(),
 		RunE: func(c *cobra.Command, _ []string) error {
 			if timeout <= 0 {
 				return fmt.Errorf("--timeout %s: give how long to wait before destroying, more than 0 (seconds, or like 2m)", time.Duration(timeout))
 			}
-			if _, err := parseSignal(signal); err != nil {
+			signalSet = c.Flags().Changed("signal")
+			// Bad --mode or --signal: said once, before any domain is asked.
+			if _, err := stopRequest(container.OpShutdown, opts.mode, opts.signal, signalSet); err != nil {
 				return err
 			}
-			return runShutdownAll(g, &shutdownOptions{signal: signal, timeout: time.Duration(timeout)})
+			opts.timeout = time.Duration(timeout)
+			return runShutdownAll(g, opts, signalSet)
 		},
 	}
 	c.Flags().Var(&timeout, "timeout", "destroy the domains still running after this long (`SECONDS`, or a duration like 2m)")
-	c.Flags().StringVar(&signal, "signal", "SIGTERM", "signal for each domain's init (name like SIGTERM, SIGRTMIN+3, or number)")
+	c.Flags().StringVar(&opts.mode, "mode", container.ModeAuto, "how to reach each init: auto, signal or initctl (see lxctl shutdown)")
+	c.Flags().StringVar(&opts.signal, "signal", "SIGTERM", "send each init this signal (name like SIGTERM, SIGRTMIN+3, or number), whatever its kind")
 	return c
 }
 
@@ -287,7 +292,7 @@ func runningDomains(g *globals) ([]string, error) {
 	return running, nil
 }
 
-func runShutdownAll(g *globals, opts *shutdownOptions) error {
+func runShutdownAll(g *globals, opts *shutdownOptions, signalSet bool) error {
 	names, err := runningDomains(g)
 	if err != nil {
 		return err
@@ -312,7 +317,7 @@ func runShutdownAll(g *globals, opts *shutdownOptions) error {
 			return nil
 		})
 		if err == nil {
-			err = runShutdown(gx, name, opts)
+			err = runShutdown(gx, name, opts, signalSet)
 		}
 		if err != nil && !isNotRunning(err) {
 			var b bytes.Buffer
