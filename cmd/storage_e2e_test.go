@@ -509,3 +509,44 @@ func TestStorageImageShared(t *testing.T) {
 	}
 	e.noStorageLeft(rw, "refused start")
 }
+
+// TestStorageHostdevUserNS: with <idmap> the hostdev nodes are the
+// controller's (a tmpfs outside the user namespace, owned by the mapped
+// root, as libvirt makes them), so the container's root opens them; a bind
+// of the host's own node would be the host root's and refuse it.
+func TestStorageHostdevUserNS(t *testing.T) {
+	e := newEnv(t)
+	name := e.name("hostdevns")
+	// The mapped root must reach the root filesystem.
+	if err := os.Chmod(e.root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	raw := filepath.Join(e.root, "raw.bin")
+	magic := "USERNS-" + randHex(4)
+	if err := os.WriteFile(raw, append([]byte(magic), make([]byte, 1<<20)...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dev := e.testLoop(raw)
+	var st unix.Stat_t
+	if err := unix.Stat(dev, &st); err != nil {
+		t.Fatal(err)
+	}
+	e.define(e.guestDomain(name, `<idmap><uid start='0' target='200000' count='65536'/><gid start='0' target='200000' count='65536'/></idmap>`,
+		fmt.Sprintf(`<hostdev mode='capabilities' type='storage'><source><block>%s</block></source></hostdev>
+    <hostdev mode='capabilities' type='misc'><source><char>/dev/kmsg</char></source></hostdev>`, dev),
+		"statnode", dev, "readdev", dev, fmt.Sprint(len(magic)), "statnode", "/dev/kmsg", "print", "ready", "sleep"))
+	e.ok("start", name)
+	e.waitConsole(name, "ready")
+	log := e.consoleLog(name)
+	for _, want := range []string{
+		fmt.Sprintf("node %s block %d:%d 700", dev, unix.Major(st.Rdev), unix.Minor(st.Rdev)),
+		fmt.Sprintf("dev %s: %q", dev, magic),
+		"node /dev/kmsg char 1:11 700",
+	} {
+		if !strings.Contains(log, want) {
+			t.Errorf("console lacks %q:\n%s", want, log)
+		}
+	}
+	e.ok("destroy", name)
+	e.noStorageLeft(name, "after destroy")
+}

@@ -198,6 +198,10 @@ func (c *controller) setup() error {
 		return err
 	}
 	c.opts.StorageDirs = c.storage.dirs
+	if err := makeHostdevNodes(c.runDir, c.dom, &c.storage); err != nil {
+		return err
+	}
+	c.opts.HostdevNodes = c.storage.nodes
 	if c.storage.root != "" {
 		c.rootfs = c.storage.root
 		if err := CheckRunnable(c.dom, c.rootfs); err != nil {

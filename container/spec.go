@@ -45,6 +45,10 @@ type Options struct {
 	// where the controller mounted it (storage.go); the container gets a
 	// bind of it.
 	StorageDirs map[int]string
+	// HostdevNodes maps a hostdev's path in the container to the node the
+	// controller made for it, bound there instead of libcontainer's node
+	// (a user namespace only: makeHostdevNodes).
+	HostdevNodes map[string]string
 }
 
 // CgroupPath is where a domain's cgroups live in every hierarchy:
@@ -527,7 +531,11 @@ func Config(d *domainxml.Domain, rootfs string, opts Options) (*configs.Config, 
 		return nil, err
 	}
 	for _, dev := range hostdevs {
-		cfg.Devices = append(cfg.Devices, dev)
+		if node := opts.HostdevNodes[dev.Path]; node != "" {
+			cfg.Mounts = append(cfg.Mounts, &configs.Mount{Source: node, Destination: dev.Path, Device: "bind", Flags: unix.MS_BIND})
+		} else {
+			cfg.Devices = append(cfg.Devices, dev)
+		}
 		rule := dev.Rule
 		cfg.Cgroups.Resources.Devices = append(cfg.Cgroups.Resources.Devices, &rule)
 	}

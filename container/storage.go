@@ -271,6 +271,73 @@ type storage struct {
 	// locks are the images, open and flocked for the controller's life
 	// (lockImage).
 	locks []*os.File
+	// nodes maps a hostdev's path in the container to the node the
+	// controller made for it (makeHostdevNodes), in a user namespace only.
+	nodes map[string]string
+}
+
+// hostdevNodesDir is the controller's tmpfs (in its own mount namespace)
+// holding the hostdev nodes of a user-namespaced container.
+const hostdevNodesDir = "dev"
+
+// makeHostdevNodes makes the storage and misc hostdev nodes of a container
+// with <idmap> itself, as libvirt does: in a user namespace libcontainer
+// can only bind the host's own node, which belongs to the host's root
+// (mode 0600 or so) and so does not open for the container's root, and a
+// node made inside, on the container's /dev (a tmpfs mounted in the user
+// namespace), never opens at all (the kernel's SB_I_NODEV). So the
+// controller mounts a small tmpfs of its own, outside any user namespace,
+// makes each node there (the host device's type and number, mode 0700,
+// owned by the container's root as the maps place it) and the container
+// gets a bind of it at the hostdev's path. The device cgroup rule is the
+// same either way.
+func makeHostdevNodes(runDir string, d *domainxml.Domain, st *storage) error {
+	if len(d.IDMap.UIDs) == 0 {
+		return nil
+	}
+	devs, err := hostdevDevices(d)
+	if err != nil || len(devs) == 0 {
+		return err
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
+		return fmt.Errorf("make / rslave in the controller's mount namespace: %w", err)
+	}
+	dir := filepath.Join(runDir, hostdevNodesDir)
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	if err := unix.Mount("lxctl-hostdev", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC, "mode=0700,size=64k"); err != nil {
+		return fmt.Errorf("mount the tmpfs for hostdev nodes at %s: %w", dir, err)
+	}
+	st.mounts = append(st.mounts, dir)
+	uid, gid := mappedRoot(d.IDMap.UIDs), mappedRoot(d.IDMap.GIDs)
+	st.nodes = map[string]string{}
+	for i, dev := range devs {
+		p := filepath.Join(dir, strconv.Itoa(i))
+		mode := uint32(unix.S_IFCHR)
+		if dev.Type == config.BlockDevice {
+			mode = unix.S_IFBLK
+		}
+		if err := unix.Mknod(p, mode|uint32(dev.FileMode), int(unix.Mkdev(uint32(dev.Major), uint32(dev.Minor)))); err != nil {
+			return fmt.Errorf("<hostdev> %s: make its node: %w", dev.Path, err)
+		}
+		if err := unix.Chown(p, uid, gid); err != nil {
+			return fmt.Errorf("<hostdev> %s: give its node to the container's root: %w", dev.Path, err)
+		}
+		st.nodes[dev.Path] = p
+	}
+	return nil
+}
+
+// mappedRoot is the host id that id 0 of the container maps to (0 when the
+// maps leave it out).
+func mappedRoot(m []domainxml.IDMapEntry) int {
+	for _, e := range m {
+		if e.Start == 0 && e.Count > 0 {
+			return int(e.Target)
+		}
+	}
+	return 0
 }
 
 // mountStorage attaches and mounts every block and file filesystem of d
