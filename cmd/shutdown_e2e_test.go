@@ -19,6 +19,8 @@ func (e *env) domainLog(name string) string {
 }
 
 // waitStopped waits until the domain is shut off and returns its reason.
+// By then its cgroups, the controller's own included, are gone: the stop
+// is recorded last.
 func (e *env) waitStopped(name string) string {
 	e.t.Helper()
 	var got string
@@ -26,6 +28,9 @@ func (e *env) waitStopped(name string) string {
 		got = e.run("", "domstate", "--reason", name).stdout
 		return strings.HasPrefix(got, "shut off")
 	})
+	if dirs := cgroupDirs(name); len(dirs) > 0 {
+		e.t.Errorf("%s is shut off, but its cgroups are still there: %v", name, dirs)
+	}
 	return strings.TrimSpace(got)
 }
 

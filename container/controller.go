@@ -256,7 +256,8 @@ func (c *controller) joinCgroup() error {
 	return nil
 }
 
-// leaveCgroup removes the controller's own cgroup as it exits.
+// leaveCgroup removes the controller's own cgroup as it stops (teardown)
+// or exits (any other way); the second call does nothing.
 func (c *controller) leaveCgroup() {
 	if c.ownCg == nil {
 		return
@@ -264,6 +265,7 @@ func (c *controller) leaveCgroup() {
 	if err := cgroup.Leave(c.ownCg, os.Getpid(), ctlCgroupTimeout); err != nil {
 		logrus.Warnf("remove the controller's cgroup: %v", err)
 	}
+	c.ownCg = nil
 }
 
 // bindHostRoot gives a domain without a root filesystem the host's root.
@@ -778,6 +780,9 @@ func (c *controller) teardown(reason string, code int, sig string) error {
 	errs = append(errs, unmountStorage(&c.storage))
 	errs = append(errs, DetachLoops(c.l, c.name))
 	releaseImages(&c.storage)
+	// The controller's own cgroup goes before the stop is recorded: whoever
+	// sees the domain shut off sees nothing of it left.
+	c.leaveCgroup()
 	errs = append(errs, finish(c.l, c.name, reason, detail, code, sig))
 	if err := errors.Join(errs...); err != nil {
 		logrus.Errorf("teardown: %v", err)
