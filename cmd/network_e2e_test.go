@@ -145,7 +145,8 @@ func vethsOf(uuid string) []string {
 	var found []string
 	for _, l := range strings.Split(string(out), "\n") {
 		if strings.Contains(l, "lxctl/"+uuid) {
-			found = append(found, strings.Fields(l)[1])
+			// "vnet0@if123:" names vnet0 (and its peer's index).
+			found = append(found, strings.SplitN(strings.TrimSuffix(strings.Fields(l)[1], ":"), "@", 2)[0])
 		}
 	}
 	return found
