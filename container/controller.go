@@ -307,8 +307,12 @@ func (c *controller) startInit() (retErr error) {
 		cfg.Mounts = append(cfg.Mounts, lxcfsMounts(dir)...)
 		logrus.Infof("lxcfs at %s: its /proc and /sys files are bound over the container's", dir)
 	}
-	// The veth pairs of this start; libcontainer moves their container
-	// ends in as cfg.NetDevices.
+	// What the previous init's network namespace still holds (a restart).
+	if err := c.net.Release(); err != nil {
+		logrus.Warnf("network of the previous init: %v", err)
+	}
+	// The veth pairs (and macvlans) of this start; libcontainer moves
+	// their container ends in as cfg.NetDevices.
 	devs, err := c.net.CreateVeths()
 	if err != nil {
 		return err
@@ -759,7 +763,9 @@ func (c *controller) teardown(reason string, code int, sig string) error {
 	if c.lc != nil {
 		_ = c.lc.Destroy()
 	}
-	// Veths (by their mark) and leases.
+	// The container's network namespace, still held open: its macvlans
+	// (and hostdevs) first, then veths (by their mark) and leases.
+	errs = append(errs, c.net.Release())
 	errs = append(errs, network.Cleanup(c.l, c.name))
 	if c.cons != nil {
 		errs = append(errs, c.cons.Close(reason))

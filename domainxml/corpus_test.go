@@ -146,7 +146,7 @@ var corpus = map[string]corpusCase{
 		eq(t, "uid", d.IDMap.UIDs, []IDMapEntry{{Start: 0, Target: 10000, Count: 2000}})
 		eq(t, "gid", d.IDMap.GIDs, []IDMapEntry{{Start: 0, Target: 10000, Count: 1000}})
 	}},
-	"lxcconf2xmldata/lxcconf2xml-macvlannetwork.xml": {exact: true, why: noArchNoConsole, warnings: 1, check: func(t *testing.T, d *Domain) {
+	"lxcconf2xmldata/lxcconf2xml-macvlannetwork.xml": {exact: true, why: noArchNoConsole, check: func(t *testing.T, d *Domain) {
 		s := d.Devices.Interfaces[0].Source
 		eq(t, "direct", s.Dev+" "+s.Mode, "eth0 vepa")
 	}},
@@ -157,7 +157,7 @@ var corpus = map[string]corpusCase{
 		eq(t, "swap", *m.SwapHardLimit, uint64(2097152))
 		eq(t, "min", m.MinGuarantee == nil, true)
 	}},
-	"lxcconf2xmldata/lxcconf2xml-miscnetwork.xml": {exact: true, why: noArchNoConsole, warnings: 3, check: func(t *testing.T, d *Domain) {
+	"lxcconf2xmldata/lxcconf2xml-miscnetwork.xml": {exact: true, why: noArchNoConsole, warnings: 2, check: func(t *testing.T, d *Domain) {
 		eq(t, "hostdevs", len(d.Devices.Hostdevs), 2)
 		eq(t, "vlan", d.Devices.Hostdevs[1].Interface, "eth0.2")
 	}},
@@ -200,7 +200,7 @@ var corpus = map[string]corpusCase{
 		eq(t, "no vcpu", d.VCPU, VCPU{})
 		eq(t, "no current", d.CurrentMemory, uint64(0))
 	}},
-	"domainschemadata/portprofile.xml": {why: handWritten, warnings: 5 + 3, check: func(t *testing.T, d *Domain) {
+	"domainschemadata/portprofile.xml": {why: handWritten, warnings: 3, check: func(t *testing.T, d *Domain) {
 		eq(t, "interfaces", len(d.Devices.Interfaces), 5)
 		eq(t, "uuid", d.UUID, "00000000-0000-0000-0000-000000000000")
 		ifc := d.Devices.Interfaces[0]

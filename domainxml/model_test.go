@@ -347,6 +347,7 @@ func TestPredicates(t *testing.T) {
 		"<filesystem type='file'><source file='/i.img'/><target dir='/data'/><readonly/></filesystem>",
 		"<hostdev mode='capabilities' type='storage'><source><block>/dev/sdb</block></source></hostdev>",
 		"<hostdev mode='capabilities' type='misc'><source><char>/dev/tty0</char></source></hostdev>",
+		"<interface type='direct'><source dev='eth0' mode='bridge'/></interface>",
 	} {
 		if un := dev(x).Unsupported(); len(un) != 0 {
 			t.Errorf("%s: runs, but Unsupported() = %q", x, un)
@@ -356,7 +357,6 @@ func TestPredicates(t *testing.T) {
 	eq(t, "privnet", privnet.NeedsNetNS(), true)
 
 	for x, want := range map[string]string{
-		"<interface type='direct'><source dev='eth0'/></interface>":                                                              "<interface type='direct'> on eth0: lxctl cannot create macvlan interfaces yet",
 		"<filesystem type='file'><driver type='nbd' format='qcow2'/><source file='/i.qcow2'/><target dir='/data'/></filesystem>": "<filesystem type='file'> at /data: <driver type='nbd'> (qemu-nbd) is not supported by lxctl yet",
 		"<filesystem type='template'><source name='debian'/><target dir='/data'/></filesystem>":                                  "<filesystem type='template'> at /data",
 		"<filesystem type='volume'><source pool='p' volume='v'/><target dir='/data'/></filesystem>":                              "<filesystem type='volume'> at /data",

@@ -225,12 +225,6 @@ func (d *Domain) unsupported() []issue {
 				fmt.Sprintf("<filesystem type='file'> at %s: <driver type='nbd'> (qemu-nbd) is not supported by lxctl yet (convert the image: qemu-img convert -O raw IMAGE IMAGE.raw, and use <driver type='loop' format='raw'/>)", fs.Target)})
 		}
 	}
-	for i, ifc := range d.Devices.Interfaces {
-		if ifc.Type == "direct" {
-			out = append(out, issue{fmt.Sprintf("devices/interface[%d]", i), "devices/interface",
-				fmt.Sprintf("<interface type='direct'> on %s: lxctl cannot create macvlan interfaces yet", ifc.Source.Dev)})
-		}
-	}
 	for i := range d.Devices.Serials {
 		out = append(out, issue{fmt.Sprintf("devices/serial[%d]", i), "devices/serial",
 			"<serial>: serial devices are not wired up for containers (use <console type='pty'/>)"})

@@ -23,6 +23,10 @@ type Plan struct {
 	name   string
 	mark   string
 	ifaces []*iface
+	// ns is the network namespace of the running init, held open so that
+	// what lives in it (macvlans, hostdevs) can still be reached after
+	// init is gone: Release takes them back or removes them (direct.go).
+	ns netns.NsHandle
 }
 
 // iface is one <interface> as it is set up.
@@ -35,6 +39,8 @@ type iface struct {
 	mac        net.HardwareAddr
 	mtu        int
 	bridge     string // "" for type ethernet
+	parent     string // type direct: the macvlan's <source dev>
+	mode       netlink.MacvlanMode
 	up         bool
 	ips        []*netlink.Addr
 	routes     []route
@@ -50,14 +56,14 @@ type route struct {
 	metric int
 }
 
-// CheckSupported is the start-time check of the interfaces: direct
-// (macvlan) is refused with a message, everything else is planned later.
+// CheckSupported is the start-time check of the interfaces' types;
+// everything else is checked when they are planned.
 func CheckSupported(d *domainxml.Domain) error {
 	for _, ifc := range d.Devices.Interfaces {
 		switch ifc.Type {
-		case "network", "bridge", "ethernet":
+		case "network", "bridge", "ethernet", "direct":
 		default:
-			return fmt.Errorf("<interface type='%s'> is not supported (use type network, bridge or ethernet)", ifc.Type)
+			return fmt.Errorf("<interface type='%s'> is not supported (use type network, bridge, ethernet or direct)", ifc.Type)
 		}
 	}
 	return nil
@@ -70,7 +76,7 @@ func CheckSupported(d *domainxml.Domain) error {
 // when the veths are made. Leases taken before a failure are released by
 // Cleanup.
 func PlanDomain(l state.Layout, d *domainxml.Domain) (*Plan, error) {
-	p := &Plan{l: l, name: d.Name, mark: VethMark(l, d.UUID, d.Name)}
+	p := &Plan{l: l, name: d.Name, mark: VethMark(l, d.UUID, d.Name), ns: netns.None()}
 	ifs := d.Devices.Interfaces
 	used := map[string]bool{}
 	for _, ifc := range ifs {
@@ -151,8 +157,12 @@ func (p *Plan) planIface(d *domainxml.Domain, ifc *domainxml.Interface) (*iface,
 			}
 			ni.hostRoutes = append(ni.hostRoutes, rt)
 		}
+	case "direct":
+		if err := planDirect(ni, ifc); err != nil {
+			return nil, err
+		}
 	default:
-		return nil, fmt.Errorf("type '%s' is not supported (use network, bridge or ethernet)", ifc.Type)
+		return nil, fmt.Errorf("type '%s' is not supported (use network, bridge, ethernet or direct)", ifc.Type)
 	}
 	for _, ip := range ifc.IPs {
 		a, err := toAddr(ip, gw)
@@ -285,7 +295,7 @@ func checkBridge(name string) error {
 func (p *Plan) HostNames() []string {
 	var out []string
 	for _, ni := range p.ifaces {
-		if ni.host != "" {
+		if ni.host != "" && ni.parent == "" {
 			out = append(out, ni.host)
 		}
 	}
@@ -307,6 +317,13 @@ func (p *Plan) CreateVeths() (devs map[string]string, retErr error) {
 	}()
 	devs = map[string]string{}
 	for _, ni := range p.ifaces {
+		if ni.parent != "" {
+			if err := p.createMacvlan(ni); err != nil {
+				return nil, fmt.Errorf("interface %s: %w", ni.guest, err)
+			}
+			devs[ni.peer] = ni.guest
+			continue
+		}
 		if err := p.createVeth(ni); err != nil {
 			return nil, fmt.Errorf("interface %s: %w", ni.guest, err)
 		}
@@ -442,6 +459,9 @@ func applyAddrs(h *netlink.Handle, link netlink.Link, addrs []*netlink.Addr, rou
 // ConfigureNetNS sets addresses, link state and routes of the container's
 // interfaces from outside, while init waits to exec: init's first
 // instruction already sees its network ready, as with libvirt.
+//
+// It keeps the namespace open (Release closes it): the macvlans and
+// hostdevs in it are then still reachable once init is gone.
 func (p *Plan) ConfigureNetNS(pid int) error {
 	if len(p.ifaces) == 0 {
 		return nil
@@ -450,7 +470,10 @@ func (p *Plan) ConfigureNetNS(pid int) error {
 	if err != nil {
 		return fmt.Errorf("container network namespace: %w", err)
 	}
-	defer ns.Close()
+	if p.ns.IsOpen() {
+		p.ns.Close()
+	}
+	p.ns = ns
 	// A handle whose socket lives in the container's namespace: no setns,
 	// so no OS thread ends up in the wrong namespace.
 	h, err := netlink.NewHandleAt(ns)
@@ -479,7 +502,8 @@ func (p *Plan) ConfigureNetNS(pid int) error {
 }
 
 // RemoveVeths deletes the host ends of the domain's veths (which takes
-// the container ends with them): every veth carrying this domain's mark.
+// the container ends with them) and macvlans not moved yet: every link
+// carrying this domain's mark.
 func (p *Plan) RemoveVeths() error { return removeMarked(p.l, p.name) }
 
 // removeMarked deletes every veth on the host marked as domain name's in
@@ -493,11 +517,13 @@ func removeMarked(l state.Layout, name string) error {
 	}
 	var errs []error
 	for _, link := range links {
-		if link.Type() != "veth" || !isVethOf(link.Attrs().Alias, l, name) {
+		// A macvlan is on the host only between its creation and its
+		// move into the container: one left here is a failed start's.
+		if (link.Type() != "veth" && link.Type() != "macvlan") || !isVethOf(link.Attrs().Alias, l, name) {
 			continue
 		}
 		if err := netlink.LinkDel(link); err != nil && !errors.Is(err, unix.ENODEV) {
-			errs = append(errs, fmt.Errorf("remove veth %s: %w", link.Attrs().Name, err))
+			errs = append(errs, fmt.Errorf("remove %s %s: %w", link.Type(), link.Attrs().Name, err))
 		}
 	}
 	return errors.Join(errs...)

@@ -1,0 +1,158 @@
+package cmd_test
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+)
+
+// Tests of the interfaces that are not veths: macvlans (<interface
+// type='direct'>), a shared named netns, hostdev net, tc bandwidth, vlans.
+// Their parents and namespaces are the test's own: veth pairs
+// lxd<random>a/b, netns lxtns-<random>; each is removed at cleanup.
+
+// makeParent creates an up veth pair lxd<random>a/b on the host, removed
+// at cleanup, and returns end a: the stand-in for a host NIC (this
+// kernel has no dummy driver, CONFIG_DUMMY; a veth end takes macvlans
+// and moves between namespaces just as well).
+func makeParent(t *testing.T) netlink.Link {
+	t.Helper()
+	attrs := netlink.NewLinkAttrs()
+	base := "lxd" + randHex(4)
+	attrs.Name = base + "a"
+	v := &netlink.Veth{LinkAttrs: attrs, PeerName: base + "b"}
+	if err := netlink.LinkAdd(v); err != nil {
+		t.Fatalf("create veth %s: %v", attrs.Name, err)
+	}
+	t.Cleanup(func() {
+		for _, n := range []string{base + "a", base + "b"} {
+			if l, err := netlink.LinkByName(n); err == nil {
+				_ = netlink.LinkDel(l)
+			}
+		}
+	})
+	for _, n := range []string{base + "a", base + "b"} {
+		l, err := netlink.LinkByName(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := netlink.LinkSetUp(l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, err := netlink.LinkByName(attrs.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// markedOnHost lists host links of any type carrying the domain's mark.
+func markedOnHost(t *testing.T, uuid string) []string {
+	t.Helper()
+	links, err := netlink.LinkList()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, l := range links {
+		if strings.Contains(l.Attrs().Alias, "lxctl/"+uuid) {
+			out = append(out, l.Type()+" "+l.Attrs().Name)
+		}
+	}
+	return out
+}
+
+// inInitNetNS returns the links (name → "type addrs") the domain's init
+// sees, read from the host through the netns of init.
+func inInitNetNS(t *testing.T, pid int) map[string]string {
+	t.Helper()
+	ns, err := netns.GetFromPath(fmt.Sprintf("/proc/%d/ns/net", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	links, err := h.LinkList()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, l := range links {
+		desc := l.Type()
+		addrs, _ := h.AddrList(l, netlink.FAMILY_V4)
+		for _, a := range addrs {
+			desc += " " + a.IPNet.String()
+		}
+		out[l.Attrs().Name] = desc
+	}
+	return out
+}
+
+func TestInterfaceDirect(t *testing.T) {
+	parent := makeParent(t)
+	e := newEnv(t)
+	o := freeOctet(t)
+	addr := func(h int) string { return fmt.Sprintf("10.213.%d.%d", o, h) }
+	a, b := e.name("mva"), e.name("mvb")
+	direct := func(mac string, host int) string {
+		return fmt.Sprintf(`<interface type='direct'>
+      <mac address='%s'/>
+      <source dev='%s' mode='bridge'/>
+      <ip address='%s' prefix='24'/>
+      <guest dev='mv0'/>
+      <mtu size='1400'/>
+    </interface>`, mac, parent.Attrs().Name, addr(host))
+	}
+	e.define(e.guestDomain(a, "", direct("52:54:00:7a:00:01", 2), "ifaces", "listen", "7000", "print", "ready", "sleep"))
+	e.define(e.guestDomain(b, "", direct("52:54:00:7a:00:02", 3), "connect", addr(2)+":7000", "print", "connects done", "sleep"))
+	e.ok("start", a)
+	e.waitConsole(a, "ready")
+	st := e.status(a)
+	ifs := inInitNetNS(t, st.InitPID)
+	if got := ifs["mv0"]; got != "macvlan "+addr(2)+"/24" {
+		t.Errorf("container's mv0: got %q, want a macvlan with %s/24 (all: %v)", got, addr(2), ifs)
+	}
+	if got := ifaces(e.consoleLog(a))["mv0"]; !strings.HasPrefix(got, "52:54:00:7a:00:01 1400 up") {
+		t.Errorf("guest sees mv0 as %q\n%s", got, e.consoleLog(a))
+	}
+	if m := markedOnHost(t, st.UUID); len(m) > 0 {
+		t.Errorf("the macvlan should be in the container, not on the host: %v", m)
+	}
+	e.ok("start", b)
+	e.waitConsole(b, "connects done")
+	if log := e.consoleLog(b); !strings.Contains(log, "connected "+addr(2)+":7000: hello from "+a) {
+		t.Fatalf("b should reach a through their macvlans on %s:\n%s", parent.Attrs().Name, log)
+	}
+	// Destroy and start again at once: the old macvlan with the same MAC
+	// must be gone from the parent (EADDRINUSE otherwise).
+	e.ok("destroy", a)
+	e.ok("start", a)
+	e.ok("destroy", a)
+	e.ok("destroy", b)
+	if m := markedOnHost(t, st.UUID); len(m) > 0 {
+		t.Errorf("destroy left %v", m)
+	}
+}
+
+func TestInterfaceDirectErrors(t *testing.T) {
+	e := newEnv(t)
+	name := e.name("mvbad")
+	missing := "lxd" + randHex(4)
+	e.define(e.guestDomain(name, "", fmt.Sprintf(`<interface type='direct'><source dev='%s' mode='vepa'/></interface>`, missing), "sleep"))
+	out := e.fails("start", name)
+	if !strings.Contains(out, "<source dev='"+missing+"'>: no such interface") {
+		t.Errorf("start with a missing parent: %s", out)
+	}
+	if _, err := net.InterfaceByName(missing); err == nil {
+		t.Errorf("%s exists", missing)
+	}
+}
