@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lxctl/lxctl/network"
+	"github.com/lxctl/lxctl/state"
 )
 
 // issue 11: domains on one network started at the same moment all run.
@@ -260,7 +261,16 @@ func TestNetworkStartFailsInactive(t *testing.T) {
 	table := &nftables.Table{Family: nftables.TableFamilyIPv4, Name: network.Table}
 	chain := &nftables.Chain{Name: network.NATChain(n.bridge), Table: c.AddTable(table)}
 	c.AddChain(chain)
-	if err := c.Flush(); err != nil {
+	// Under lxctl's host-wide nft lock, as lxctl's own changes are, so no
+	// other network's removeNAT deletes the table between its emptiness
+	// check and this chain.
+	lk, err := state.GlobalLock("nft", 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Flush()
+	lk.Unlock()
+	if err != nil {
 		t.Fatal(err)
 	}
 	dropChain := func() {

@@ -150,9 +150,19 @@ func TestStartFailureLeavesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Under lxctl's host-wide nft lock, as lxctl's own changes are: another
+	// network's removeNAT (another test, another root) deletes the table
+	// when it has no chain, and must not do so between its check and
+	// this chain.
+	lk, err := state.GlobalLock("nft", nftLockWait)
+	if err != nil {
+		t.Fatal(err)
+	}
 	tb := c.AddTable(lxctlTable)
 	c.AddChain(&nftables.Chain{Name: NATChain(n.bridge), Table: tb})
-	if err := c.Flush(); err != nil {
+	err = c.Flush()
+	lk.Unlock()
+	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
