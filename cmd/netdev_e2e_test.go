@@ -3,6 +3,8 @@ package cmd_test
 import (
 	"fmt"
 	"net"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -154,5 +156,53 @@ func TestInterfaceDirectErrors(t *testing.T) {
 	}
 	if _, err := net.InterfaceByName(missing); err == nil {
 		t.Errorf("%s exists", missing)
+	}
+}
+
+// makeNetNS creates a named network namespace lxtns-<random> holding a
+// veth pair lxd<random>a/b, removed at cleanup.
+func makeNetNS(t *testing.T) (name, link string) {
+	t.Helper()
+	name, link = "lxtns-"+randHex(4), "lxd"+randHex(4)
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add %s: %v: %s", name, err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", name).Run() })
+	if out, err := exec.Command("ip", "-n", name, "link", "add", link+"a", "type", "veth", "peer", "name", link+"b").CombinedOutput(); err != nil {
+		t.Fatalf("veth in %s: %v: %s", name, err, out)
+	}
+	return name, link
+}
+
+func TestShareNetNS(t *testing.T) {
+	ns, link := makeNetNS(t)
+	e := newEnv(t)
+	name := e.name("sharenet")
+	e.define(e.guestDomain(name, fmt.Sprintf(`<lxc:namespace xmlns:lxc='http://libvirt.org/schemas/domain/lxc/1.0'><lxc:sharenet type='netns' value='%s'/></lxc:namespace>`, ns),
+		"", "ifaces", "sleep"))
+	e.ok("start", name)
+	e.waitConsole(name, "ifaces done")
+	ifs := ifaces(e.consoleLog(name))
+	if _, ok := ifs[link+"a"]; !ok || len(ifs) != 3 {
+		t.Errorf("the container should see lo, %sa and %sb of %s, got %v", link, link, ns, ifs)
+	}
+	// The same namespace, by inode, as the test's.
+	want, _ := os.Stat("/run/netns/" + ns)
+	got, _ := os.Stat(fmt.Sprintf("/proc/%d/ns/net", e.status(name).InitPID))
+	if !os.SameFile(want, got) {
+		t.Errorf("init is not in /run/netns/%s", ns)
+	}
+	e.ok("destroy", name)
+	if out, _ := exec.Command("ip", "-n", ns, "-o", "link").Output(); !strings.Contains(string(out), link+"a") {
+		t.Errorf("destroy should leave the shared namespace's links alone: %s", out)
+	}
+
+	missing := e.name("sharenet-missing")
+	e.define(e.guestDomain(missing, `<lxc:namespace xmlns:lxc='http://libvirt.org/schemas/domain/lxc/1.0'><lxc:sharenet type='netns' value='lxtns-none'/></lxc:namespace>`, "", "sleep"))
+	if out := e.fails("start", missing); !strings.Contains(out, "no network namespace /run/netns/lxtns-none (make it with 'ip netns add lxtns-none')") {
+		t.Errorf("start with a missing netns: %s", out)
+	}
+	if r := e.run("", "domstate", missing); !strings.Contains(r.stdout, "shut off") {
+		t.Errorf("after the failed start: %s %s", r.stdout, r.stderr)
 	}
 }

@@ -232,6 +232,9 @@ func (c *controller) setup() error {
 	if c.net, err = network.PlanDomain(c.l, c.dom); err != nil {
 		return err
 	}
+	if typ, v := c.dom.ShareNet(); typ != "" && len(c.dom.Devices.Interfaces) > 0 {
+		logrus.Warnf("<lxc:sharenet type='%s' value='%s'>: the container joins that network namespace; its %d <interface> are not made", typ, v, len(c.dom.Devices.Interfaces))
+	}
 	return c.startInit()
 }
 
@@ -298,6 +301,13 @@ func bindHostRoot(runDir string) (string, error) {
 // startInit creates the container and runs init in it: the first start and
 // every restart.
 func (c *controller) startInit() (retErr error) {
+	// <lxc:sharenet>: resolved at every start, a pid or a domain's init
+	// may have changed since the last.
+	netns, err := network.ShareNetPath(c.l, c.dom)
+	if err != nil {
+		return err
+	}
+	c.opts.NetNSPath = netns
 	cfg, err := Config(c.dom, c.rootfs, c.opts)
 	if err != nil {
 		return err

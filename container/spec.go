@@ -49,6 +49,9 @@ type Options struct {
 	// controller made for it, bound there instead of libcontainer's node
 	// (a user namespace only: makeHostdevNodes).
 	HostdevNodes map[string]string
+	// NetNSPath is the network namespace the container joins instead of
+	// getting its own (<lxc:sharenet>, network.ShareNetPath).
+	NetNSPath string
 }
 
 // CgroupPath is where a domain's cgroups live in every hierarchy:
@@ -334,7 +337,9 @@ func Spec(d *domainxml.Domain, rootfs string, opts Options) (*specs.Spec, error)
 			Resources: resources(d, opts),
 		},
 	}
-	if d.NeedsNetNS() {
+	if opts.NetNSPath != "" {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: opts.NetNSPath})
+	} else if d.NeedsNetNS() {
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace})
 	}
 	if len(d.IDMap.UIDs) > 0 {

@@ -102,6 +102,11 @@ var corpus = map[string]corpusCase{
 		eq(t, "xmlns", d.Namespaces, []Namespace{{Prefix: "lxc", URI: lxcNamespaceURI}})
 		eq(t, "kept", d.Extra[0].Elem.FullTag(), "lxc:namespace")
 		eq(t, "after", d.Extra[0].After, "devices")
+		typ, v := d.ShareNet()
+		eq(t, "sharenet", typ+" "+v, "netns red")
+		eq(t, "joins, no own netns", d.NeedsNetNS(), false)
+		// The warning is for shareipc and shareuts, not sharenet.
+		eq(t, "unsupported", d.Unsupported(), []string{"<lxc:namespace><shareipc type='pid'>: lxctl shares only the network namespace (<lxc:sharenet>) yet"})
 	}},
 	"lxcxml2xmldata/lxc-systemd.xml": {exact: true, defaultsNoop: true, check: func(t *testing.T, d *Domain) {
 		eq(t, "initargs", d.OS.InitArgs, []string{"--unit", "emergency.service"})

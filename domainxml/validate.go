@@ -251,10 +251,37 @@ func (d *Domain) unsupported() []issue {
 				out = append(out, issue{key, "seclabel", fmt.Sprintf("<seclabel type='%s'>: lxctl has no SELinux or AppArmor driver; only type='none' is supported", t)})
 			}
 		case u.Elem.Tag == "namespace" && d.isLXCPrefix(u.Elem.Space):
-			out = append(out, issue{key, u.Elem.FullTag(), "<lxc:namespace>: sharing namespaces with other containers or processes is not supported yet"})
+			for _, c := range u.Elem.ChildElements() {
+				typ, _ := attr(c, "type")
+				if c.Tag == "sharenet" && (typ == "netns" || typ == "pid" || typ == "name") {
+					continue // ShareNet: the container joins that network namespace
+				}
+				out = append(out, issue{key, u.Elem.FullTag(), fmt.Sprintf("<lxc:namespace><%s type='%s'>: lxctl shares only the network namespace (<lxc:sharenet>) yet", c.Tag, typ)})
+				break
+			}
 		}
 	}
 	return out
+}
+
+// ShareNet is the <lxc:sharenet type value> of <lxc:namespace>: the
+// network namespace the container joins instead of getting its own
+// (type netns: /run/netns/VALUE; pid: that process's; name: that running
+// domain's). typ is "" without one.
+func (d *Domain) ShareNet() (typ, value string) {
+	for _, u := range d.Extra {
+		if u.Elem == nil || u.Elem.Tag != "namespace" || !d.isLXCPrefix(u.Elem.Space) {
+			continue
+		}
+		for _, c := range u.Elem.ChildElements() {
+			if c.Tag == "sharenet" {
+				typ, _ = attr(c, "type")
+				value, _ = attr(c, "value")
+				return strings.TrimSpace(typ), strings.TrimSpace(value)
+			}
+		}
+	}
+	return "", ""
 }
 
 func (d *Domain) isLXCPrefix(prefix string) bool {
@@ -284,6 +311,9 @@ func (d *Domain) HasRootFS() bool {
 // with <privnet/>, any <interface> or a network hostdev. Otherwise it
 // shares the host's, as with libvirt.
 func (d *Domain) NeedsNetNS() bool {
+	if typ, _ := d.ShareNet(); typ != "" {
+		return false // it joins another one (ShareNet)
+	}
 	if d.Features.PrivNet || len(d.Devices.Interfaces) > 0 {
 		return true
 	}

@@ -77,6 +77,11 @@ func CheckSupported(d *domainxml.Domain) error {
 // Cleanup.
 func PlanDomain(l state.Layout, d *domainxml.Domain) (*Plan, error) {
 	p := &Plan{l: l, name: d.Name, mark: VethMark(l, d.UUID, d.Name), ns: netns.None()}
+	// A container joining another network namespace (<lxc:sharenet>)
+	// gets none of its interfaces: that namespace has its own.
+	if typ, _ := d.ShareNet(); typ != "" {
+		return p, nil
+	}
 	ifs := d.Devices.Interfaces
 	used := map[string]bool{}
 	for _, ifc := range ifs {
