@@ -122,6 +122,14 @@ var features = map[string]featureCase{
 		eq(t, "unsupported", len(d.Unsupported()), 0)
 	}},
 	// Hand-written: no defaults, no units, another element order.
+	// Joins the named network namespace 'red' (libvirt's lxc-sharenet):
+	// no warning, no own namespace.
+	"sharenet.xml": {canonical: true, check: func(t *testing.T, d *Domain) {
+		typ, v := d.ShareNet()
+		eq(t, "sharenet", typ+" "+v, "netns red")
+		eq(t, "no own netns", d.NeedsNetNS(), false)
+		eq(t, "runs", len(d.Unsupported()), 0)
+	}},
 	"minimal.xml": {check: func(t *testing.T, d *Domain) {
 		eq(t, "uuid canonical", d.UUID, "3e0b6a4c-9d2f-4e1a-8b7c-6d5e4f3a2b1c")
 		eq(t, "no currentMemory yet", d.CurrentMemory, uint64(0))
