@@ -15,6 +15,16 @@ cleanup() {
   rm -rf "$root"
 }
 trap cleanup EXIT
+# After "exit" on the console the shell that is init ends and the domain
+# stops on its own; its controller may still be tearing down for a moment.
+# Wait for that (up to 5 s) and destroy only what still runs.
+stop_or_destroy() {
+  for _ in $(seq 50); do
+    ./bin/lxctl --root "$root" domstate "$1" | grep -q running || return 0
+    sleep 0.1
+  done
+  lxctl destroy "$1"
+}
 
 lxctl define testdata/demo/demo.xml
 lxctl start demo
@@ -25,8 +35,8 @@ cat "$root/log/demo.console.log"
 cmds='echo "inside: hostname=$(hostname) pid1=$(cat /proc/1/comm)"; exit'
 echo "+ echo '$cmds' | lxctl console demo" >&2
 echo "$cmds" | ./bin/lxctl --root "$root" console demo
+stop_or_destroy demo
 lxctl domstate --reason demo
-if ./bin/lxctl --root "$root" domstate demo | grep -q running; then lxctl destroy demo; fi
 lxctl undefine demo
 
 # The doc's first example, exactly as written, on a network named 'default'.
@@ -46,7 +56,8 @@ echo "+ lxctl dumpxml vm1 | grep -A5 '<interface'" >&2
 cmds='ip -4 -o addr show eth0; ip route; exit'
 echo "+ echo '$cmds' | lxctl console vm1" >&2
 echo "$cmds" | ./bin/lxctl --root "$root" console vm1 || true
-if ./bin/lxctl --root "$root" domstate vm1 | grep -q running; then lxctl destroy vm1; fi
+stop_or_destroy vm1
+lxctl domstate --reason vm1
 lxctl undefine vm1
 lxctl net-destroy default
 echo "demo done: nothing is left under $root or in /sys/fs/cgroup" >&2
