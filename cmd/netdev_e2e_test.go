@@ -10,6 +10,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // Tests of the interfaces that are not veths: macvlans (<interface
@@ -73,19 +74,27 @@ func markedOnHost(t *testing.T, uuid string) []string {
 // sees, read from the host through the netns of init.
 func inInitNetNS(t *testing.T, pid int) map[string]string {
 	t.Helper()
-	ns, err := netns.GetFromPath(fmt.Sprintf("/proc/%d/ns/net", pid))
+	m, err := linksOfInit(pid)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return m
+}
+
+func linksOfInit(pid int) (map[string]string, error) {
+	ns, err := netns.GetFromPath(fmt.Sprintf("/proc/%d/ns/net", pid))
+	if err != nil {
+		return nil, err
 	}
 	defer ns.Close()
 	h, err := netlink.NewHandleAt(ns)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	defer h.Close()
 	links, err := h.LinkList()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	out := map[string]string{}
 	for _, l := range links {
@@ -96,7 +105,7 @@ func inInitNetNS(t *testing.T, pid int) map[string]string {
 		}
 		out[l.Attrs().Name] = desc
 	}
-	return out
+	return out, nil
 }
 
 func TestInterfaceDirect(t *testing.T) {
@@ -204,5 +213,67 @@ func TestShareNetNS(t *testing.T) {
 	}
 	if r := e.run("", "domstate", missing); !strings.Contains(r.stdout, "shut off") {
 		t.Errorf("after the failed start: %s %s", r.stdout, r.stderr)
+	}
+}
+
+func TestHostdevNet(t *testing.T) {
+	dev := makeParent(t) // lxd<random>a, its peer ...b stays on the host
+	name := dev.Attrs().Name
+	peer := strings.TrimSuffix(name, "a") + "b"
+	e := newEnv(t)
+	o := freeOctet(t)
+	dom := e.name("hostdev")
+	e.define(e.guestDomain(dom, "", fmt.Sprintf(`<hostdev mode='capabilities' type='net'>
+      <source><interface>%s</interface></source>
+      <ip address='10.213.%d.2' family='ipv4' prefix='24'/>
+    </hostdev>`, name, o), "ifaces", "sleep"))
+	e.ok("start", dom)
+	e.waitConsole(dom, "ifaces done")
+	if got := inInitNetNS(t, e.status(dom).InitPID)[name]; got != fmt.Sprintf("veth 10.213.%d.2/24", o) {
+		t.Errorf("in the container, %s is %q", name, got)
+	}
+	if linkExists(name) {
+		t.Errorf("%s is still on the host while the container runs", name)
+	}
+	// A reboot gives it back and takes it again.
+	first := e.status(dom).InitPID
+	e.ok("reboot", dom)
+	e.waitFor("the hostdev in the rebooted container", func() bool {
+		st, err := e.layout().ReadStatus(dom)
+		if err != nil || st.State != "running" || st.InitPID == first {
+			return false
+		}
+		m, err := linksOfInit(st.InitPID)
+		return err == nil && m[name] != ""
+	})
+	e.ok("destroy", dom)
+	back, err := netlink.LinkByName(name)
+	if err != nil {
+		t.Fatalf("%s did not come back to the host on destroy: %v", name, err)
+	}
+	if back.Attrs().Flags&net.FlagUp == 0 {
+		t.Errorf("%s came back down, it was up", name)
+	}
+	if p, err := netlink.LinkByName(peer); err != nil || p.Attrs().ParentIndex != back.Attrs().Index {
+		t.Errorf("%s is no longer %s's peer: %v", peer, name, err)
+	}
+
+	// The controller killed -9: nothing holds the namespace, the kernel
+	// dismantles it and destroys a virtual device (a veth, with its
+	// peer); a physical one would come back to the host by itself.
+	e.ok("start", dom)
+	st := e.status(dom)
+	if err := unix.Kill(st.ControllerPID, unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(st.ControllerPID)
+	reapAll()
+	e.run("", "destroy", dom)
+	e.waitFor("the kernel to destroy the virtual hostdev", func() bool { return !linkExists(name) && !linkExists(peer) })
+
+	missing := e.name("hostdev-missing")
+	e.define(e.guestDomain(missing, "", `<hostdev mode='capabilities' type='net'><source><interface>lxdnone</interface></source></hostdev>`, "sleep"))
+	if out := e.fails("start", missing); !strings.Contains(out, "<hostdev type='net'> lxdnone: no such interface on this host") {
+		t.Errorf("start with a missing hostdev: %s", out)
 	}
 }

@@ -73,7 +73,7 @@ var corpus = map[string]corpusCase{
 		eq(t, "netns", d.NeedsNetNS(), false)
 	}},
 	// storage and misc run (a node in /dev); net does not yet.
-	"lxcxml2xmldata/lxc-hostdev.xml": {exact: true, defaultsNoop: true, warnings: 1, check: func(t *testing.T, d *Domain) {
+	"lxcxml2xmldata/lxc-hostdev.xml": {exact: true, defaultsNoop: true, check: func(t *testing.T, d *Domain) {
 		h := d.Devices.Hostdevs
 		eq(t, "storage", h[0].Type+" "+h[0].Block, "storage /dev/sdf1")
 		eq(t, "misc", h[1].Type+" "+h[1].Char, "misc /dev/tty0")
@@ -162,7 +162,7 @@ var corpus = map[string]corpusCase{
 		eq(t, "swap", *m.SwapHardLimit, uint64(2097152))
 		eq(t, "min", m.MinGuarantee == nil, true)
 	}},
-	"lxcconf2xmldata/lxcconf2xml-miscnetwork.xml": {exact: true, why: noArchNoConsole, warnings: 2, check: func(t *testing.T, d *Domain) {
+	"lxcconf2xmldata/lxcconf2xml-miscnetwork.xml": {exact: true, why: noArchNoConsole, check: func(t *testing.T, d *Domain) {
 		eq(t, "hostdevs", len(d.Devices.Hostdevs), 2)
 		eq(t, "vlan", d.Devices.Hostdevs[1].Interface, "eth0.2")
 	}},
@@ -172,7 +172,7 @@ var corpus = map[string]corpusCase{
 	"lxcconf2xmldata/lxcconf2xml-nonetwork.xml": {exact: true, why: noArchNoConsole, check: func(t *testing.T, d *Domain) {
 		eq(t, "netns", d.NeedsNetNS(), true)
 	}},
-	"lxcconf2xmldata/lxcconf2xml-physnetwork.xml": {exact: true, why: noArchNoConsole, warnings: 1, check: func(t *testing.T, d *Domain) {
+	"lxcconf2xmldata/lxcconf2xml-physnetwork.xml": {exact: true, why: noArchNoConsole, check: func(t *testing.T, d *Domain) {
 		eq(t, "netns", d.NeedsNetNS(), true)
 	}},
 	"lxcconf2xmldata/lxcconf2xml-simple.xml": {exact: true, defaultsNoop: true, check: func(t *testing.T, d *Domain) {
@@ -182,7 +182,7 @@ var corpus = map[string]corpusCase{
 		eq(t, "ip6", ifc.IPs[1], IP{Address: "2003:db8:1:0:214:1234:fe0b:3596", Family: "ipv6", Prefix: 64})
 		eq(t, "resolv", d.Devices.Filesystems[2].Target, "/etc/resolv.conf")
 	}},
-	"lxcconf2xmldata/lxcconf2xml-vlannetwork.xml": {exact: true, why: noArchNoConsole, warnings: 1, check: func(t *testing.T, d *Domain) {
+	"lxcconf2xmldata/lxcconf2xml-vlannetwork.xml": {exact: true, why: noArchNoConsole, check: func(t *testing.T, d *Domain) {
 		eq(t, "hostdev", d.Devices.Hostdevs[0].Interface, "eth0.2")
 	}},
 

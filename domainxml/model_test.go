@@ -348,6 +348,7 @@ func TestPredicates(t *testing.T) {
 		"<hostdev mode='capabilities' type='storage'><source><block>/dev/sdb</block></source></hostdev>",
 		"<hostdev mode='capabilities' type='misc'><source><char>/dev/tty0</char></source></hostdev>",
 		"<interface type='direct'><source dev='eth0' mode='bridge'/></interface>",
+		"<hostdev mode='capabilities' type='net'><source><interface>eth1</interface></source></hostdev>",
 	} {
 		if un := dev(x).Unsupported(); len(un) != 0 {
 			t.Errorf("%s: runs, but Unsupported() = %q", x, un)

@@ -230,8 +230,8 @@ func (d *Domain) unsupported() []issue {
 			"<serial>: serial devices are not wired up for containers (use <console type='pty'/>)"})
 	}
 	for i, hd := range d.Devices.Hostdevs {
-		if hd.Mode == "capabilities" && (hd.Type == "storage" || hd.Type == "misc") {
-			continue // a device node in the container's /dev
+		if hd.Mode == "capabilities" && (hd.Type == "storage" || hd.Type == "misc" || hd.Type == "net") {
+			continue // a device node in the container's /dev; an interface moved in
 		}
 		what := fmt.Sprintf("<hostdev type='%s'>", hd.Type)
 		if dev := hd.Block + hd.Char + hd.Interface; dev != "" {

@@ -83,7 +83,8 @@ func (p *Plan) createMacvlan(ni *iface) error {
 }
 
 // Release lets go of the network namespace of the init that ran last,
-// once it is gone or about to be replaced: the macvlans in it, marked as
+// once it is gone or about to be replaced: its hostdevs go back to the
+// host (hostdev.go), and the macvlans in it, marked as
 // the domain's, are deleted now rather than when the kernel gets round to
 // dismantling the namespace (a restart's new macvlan with the same MAC
 // would otherwise find the old one still on the parent: EADDRINUSE).
@@ -102,7 +103,8 @@ func (p *Plan) Release() error {
 	if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
 		return fmt.Errorf("list the container's interfaces: %w", err)
 	}
-	var errs []error
+	// Hostdevs first: they are the host's.
+	errs := []error{p.returnHostdevs(h)}
 	for _, link := range links {
 		if link.Type() == "macvlan" && isVethOf(link.Attrs().Alias, p.l, p.name) {
 			if err := h.LinkDel(link); err != nil && !errors.Is(err, unix.ENODEV) {

@@ -4,7 +4,10 @@
 // lxctl's own nftables table "ip lxctl", written through netlink with
 // google/nftables: no nft binary), the addresses handed out from a
 // network's range (leases, recorded by state), and the built-in network
-// 'default'.
+// 'default'. Besides veths, a domain's <interface type='direct'> is a
+// macvlan (direct.go), <hostdev type='net'> a host interface lent to the
+// container (hostdev.go), and <lxc:sharenet> makes it join another
+// network namespace (sharenet.go).
 //
 // What it owns it marks, and the marks are the truth: a veth is a
 // domain's only if its alias (IFLA_IFALIAS) is that domain's mark, a

@@ -26,7 +26,8 @@ type Plan struct {
 	// ns is the network namespace of the running init, held open so that
 	// what lives in it (macvlans, hostdevs) can still be reached after
 	// init is gone: Release takes them back or removes them (direct.go).
-	ns netns.NsHandle
+	ns       netns.NsHandle
+	hostdevs []*hostdev // <hostdev type='net'> (hostdev.go)
 }
 
 // iface is one <interface> as it is set up.
@@ -104,6 +105,9 @@ func PlanDomain(l state.Layout, d *domainxml.Domain) (*Plan, error) {
 			return nil, fmt.Errorf("<interface type='%s'> %s: %w", ifc.Type, ifc.Guest, err)
 		}
 		p.ifaces = append(p.ifaces, ni)
+	}
+	if err := p.planHostdevs(d); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
@@ -312,7 +316,7 @@ func (p *Plan) HostNames() []string {
 // name inside. The host ends' names are written into the live domain
 // (<target dev>). On failure every veth it made is gone again.
 func (p *Plan) CreateVeths() (devs map[string]string, retErr error) {
-	if len(p.ifaces) == 0 {
+	if len(p.ifaces) == 0 && len(p.hostdevs) == 0 {
 		return nil, nil
 	}
 	defer func() {
@@ -334,6 +338,9 @@ func (p *Plan) CreateVeths() (devs map[string]string, retErr error) {
 		}
 		ni.ifc.Target = ni.host
 		devs[ni.peer] = ni.guest
+	}
+	if err := p.lendHostdevs(devs); err != nil {
+		return nil, err
 	}
 	return devs, nil
 }
@@ -468,7 +475,7 @@ func applyAddrs(h *netlink.Handle, link netlink.Link, addrs []*netlink.Addr, rou
 // It keeps the namespace open (Release closes it): the macvlans and
 // hostdevs in it are then still reachable once init is gone.
 func (p *Plan) ConfigureNetNS(pid int) error {
-	if len(p.ifaces) == 0 {
+	if len(p.ifaces) == 0 && len(p.hostdevs) == 0 {
 		return nil
 	}
 	ns, err := netns.GetFromPath(fmt.Sprintf("/proc/%d/ns/net", pid))
@@ -501,6 +508,15 @@ func (p *Plan) ConfigureNetNS(pid int) error {
 		}
 		if err := applyAddrs(h, link, ni.ips, ni.routes); err != nil {
 			return fmt.Errorf("in the container: %w", err)
+		}
+	}
+	for _, hd := range p.hostdevs {
+		link, err := h.LinkByName(hd.name)
+		if err != nil {
+			return fmt.Errorf("<hostdev type='net'> %s in the container: %w", hd.name, err)
+		}
+		if err := applyAddrs(h, link, hd.ips, hd.routes); err != nil {
+			return fmt.Errorf("<hostdev type='net'> in the container: %w", err)
 		}
 	}
 	return nil
