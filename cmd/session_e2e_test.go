@@ -177,3 +177,54 @@ func TestControllerOutlivesSession(t *testing.T) {
 		t.Errorf("after the sweep, cgroups left: %v", dirs)
 	}
 }
+
+// TestControllerCgroupNewPartition: a partition no cgroup has yet is made
+// in every hierarchy for the controller's cgroup, with the cpuset
+// hierarchy's CPUs and memory nodes handed down (a new cpuset cgroup has
+// none, and nothing can join it), and the domain runs beside it.
+func TestControllerCgroupNewPartition(t *testing.T) {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	part := "/lxctl-test-part-" + hex.EncodeToString(b)
+	// Registered before newEnv, so it runs after the env's cleanup has
+	// destroyed the domain.
+	t.Cleanup(func() {
+		// lxctl leaves partitions, as libvirt does; the test made this one.
+		for _, m := range cgroupMounts(t) {
+			if err := os.Remove(filepath.Join(m, part)); err != nil && !os.IsNotExist(err) {
+				t.Errorf("remove the test's partition: %v", err)
+			}
+		}
+	})
+	e := newEnv(t)
+	name := e.name("part")
+	e.define(e.guestDomain(name, "<resource><partition>"+part+"</partition></resource>", "", "print", "up", "sleep"))
+	e.ok("start", name)
+	e.waitConsole(name, "up")
+	st := e.status(name)
+	leaf, err := e.layout().ControllerCgroupLeaf(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(st.ControllerPID) + "/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if f := strings.SplitN(l, ":", 3); len(f) != 3 || f[2] != part+"/"+leaf {
+			t.Errorf("controller's cgroup %q, want %s/%s", l, part, leaf)
+		}
+	}
+	for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+		v, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/cpuset", part, leaf, f))
+		if err == nil && len(bytes.TrimSpace(v)) == 0 {
+			t.Errorf("the controller's cpuset cgroup has an empty %s", f)
+		}
+	}
+	e.ok("destroy", name)
+	for _, m := range cgroupMounts(t) {
+		if _, err := os.Stat(filepath.Join(m, part, leaf)); err == nil {
+			t.Errorf("the controller's cgroup %s is left after destroy", filepath.Join(m, part, leaf))
+		}
+	}
+}
