@@ -43,3 +43,27 @@ func TestInitSignalDefaults(t *testing.T) {
 		t.Errorf("init inherited ignored SIGHUP or SIGPIPE from its controller: SigIgn %x", ig)
 	}
 }
+
+// TestIdmapRootUnreachable: an <idmap> domain whose root filesystem sits
+// under a directory private to the host's root (mktemp -d makes them 0700)
+// is refused at start with the directory and the fix, not with
+// libcontainer's "remount-propagation ... permission denied".
+func TestIdmapRootUnreachable(t *testing.T) {
+	e := newEnv(t)
+	if err := os.Chmod(e.root, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	name := e.name("unreach")
+	idmap := `<idmap><uid start='0' target='100000' count='65536'/><gid start='0' target='100000' count='65536'/></idmap>`
+	e.define(e.guestDomain(name, idmap, "", "print", "up", "sleep"))
+	msg := e.fails("start", name)
+	if !strings.Contains(msg, "cannot be reached from the container's user namespace") || !strings.Contains(msg, "'"+e.root+"' is mode 0700") || !strings.Contains(msg, "chmod o+x") {
+		t.Errorf("start of an unreachable idmap root: %s", msg)
+	}
+	if out := e.ok("domstate", name); !strings.HasPrefix(out, "shut off") {
+		t.Errorf("domstate after the refused start: %q", out)
+	}
+	if dirs := cgroupDirs(name); len(dirs) > 0 {
+		t.Errorf("the refused start left cgroups %v", dirs)
+	}
+}

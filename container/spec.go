@@ -218,7 +218,44 @@ func CheckRunnable(d *domainxml.Domain, rootfs string) error {
 	if rootfs == "" {
 		return nil
 	}
+	if err := checkReachable(d, rootfs); err != nil {
+		return err
+	}
 	return checkInit(d.OS.Init, rootfs)
+}
+
+// checkReachable: with <idmap> the container's setup runs as the mapped
+// root, which must be able to walk down to the root filesystem. Without
+// this check a directory on the way that is private to the host's root
+// (mktemp -d makes 0700 ones) fails deep in libcontainer with
+// "remount-propagation ... permission denied".
+func checkReachable(d *domainxml.Domain, rootfs string) error {
+	if len(d.IDMap.UIDs) == 0 {
+		return nil
+	}
+	mapped := func(id uint32, m []domainxml.IDMapEntry) bool {
+		for _, e := range m {
+			if id >= e.Target && id-e.Target < e.Count {
+				return true
+			}
+		}
+		return false
+	}
+	for dir := filepath.Clean(rootfs); ; dir = filepath.Dir(dir) {
+		var st unix.Stat_t
+		if err := unix.Stat(dir, &st); err != nil {
+			return fmt.Errorf("root filesystem '%s': %s: %w", rootfs, dir, err)
+		}
+		ok := st.Mode&0o001 != 0 ||
+			(st.Mode&0o100 != 0 && mapped(st.Uid, d.IDMap.UIDs)) ||
+			(st.Mode&0o010 != 0 && mapped(st.Gid, d.IDMap.GIDs))
+		if !ok {
+			return fmt.Errorf("root filesystem '%s' cannot be reached from the container's user namespace (<idmap>): '%s' is mode %04o, owner %d: let others traverse it (chmod o+x '%s') or keep the root filesystem elsewhere", rootfs, dir, st.Mode&0o7777, st.Uid, dir)
+		}
+		if dir == "/" {
+			return nil
+		}
+	}
 }
 
 func unwrapPathErr(err error) error {
