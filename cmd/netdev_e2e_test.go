@@ -121,6 +121,7 @@ func TestInterfaceDirect(t *testing.T) {
       <ip address='%s' prefix='24'/>
       <guest dev='mv0'/>
       <mtu size='1400'/>
+      <bandwidth><outbound average='800'/></bandwidth>
     </interface>`, mac, parent.Attrs().Name, addr(host))
 	}
 	e.define(e.guestDomain(a, "", direct("52:54:00:7a:00:01", 2), "ifaces", "listen", "7000", "print", "ready", "sleep"))
@@ -137,6 +138,11 @@ func TestInterfaceDirect(t *testing.T) {
 	}
 	if m := markedOnHost(t, st.UUID); len(m) > 0 {
 		t.Errorf("the macvlan should be in the container, not on the host: %v", m)
+	}
+	// No host end: what the domain sends is shaped on the macvlan's own
+	// egress, in the container.
+	if rate := htbRateIn(t, st.InitPID, "mv0"); rate != 800*1024 {
+		t.Errorf("mv0's htb class 1:1 rate: got %d, want %d bytes/s", rate, 800*1024)
 	}
 	e.ok("start", b)
 	e.waitConsole(b, "connects done")
@@ -275,5 +281,188 @@ func TestHostdevNet(t *testing.T) {
 	e.define(e.guestDomain(missing, "", `<hostdev mode='capabilities' type='net'><source><interface>lxdnone</interface></source></hostdev>`, "sleep"))
 	if out := e.fails("start", missing); !strings.Contains(out, "<hostdev type='net'> lxdnone: no such interface on this host") {
 		t.Errorf("start with a missing hostdev: %s", out)
+	}
+}
+
+func TestInterfaceBandwidth(t *testing.T) {
+	e := newEnv(t)
+	name := e.name("bw")
+	target := "lxv" + randHex(4)
+	e.define(e.guestDomain(name, "", fmt.Sprintf(`<interface type='ethernet'>
+      <target dev='%s'/>
+      <bandwidth>
+        <inbound average='1000' peak='2000' burst='256'/>
+      </bandwidth>
+    </interface>`, target), "sleep"))
+	e.ok("start", name)
+	link, err := netlink.LinkByName(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qs, err := netlink.QdiscList(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var root *netlink.Htb
+	for _, q := range qs {
+		if h, ok := q.(*netlink.Htb); ok && h.Parent == netlink.HANDLE_ROOT {
+			root = h
+		}
+	}
+	if root == nil || root.Handle != netlink.MakeHandle(1, 0) || root.Defcls != 1 {
+		t.Fatalf("host end %s: want an htb root 1: default 1, got %v", target, qs)
+	}
+	cs, err := netlink.ClassList(link, netlink.MakeHandle(1, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, c := range cs {
+		if h, ok := c.(*netlink.HtbClass); ok && h.Handle == netlink.MakeHandle(1, 1) {
+			found = true
+			// average 1000 KiB/s, peak 2000 KiB/s, in bytes/s.
+			if h.Rate != 1000*1024 || h.Ceil != 2000*1024 {
+				t.Errorf("class 1:1: rate %d ceil %d, want %d %d", h.Rate, h.Ceil, 1000*1024, 2000*1024)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no htb class 1:1 on %s: %v", target, cs)
+	}
+	e.ok("destroy", name)
+	if linkExists(target) {
+		t.Errorf("destroy left %s (and its qdiscs)", target)
+	}
+
+	// Outbound: ingress + u32 + police. This kernel may lack the police
+	// action: then the start fails naming it, leaving nothing.
+	out := e.name("bwout")
+	target2 := "lxv" + randHex(4)
+	e.define(e.guestDomain(out, "", fmt.Sprintf(`<interface type='ethernet'>
+      <target dev='%s'/>
+      <bandwidth><outbound average='500' burst='64'/></bandwidth>
+    </interface>`, target2), "sleep"))
+	r := e.run("", "start", out)
+	if r.code != 0 {
+		if !strings.Contains(r.stderr, "<bandwidth><outbound average='500'>") || !strings.Contains(r.stderr, "CONFIG_NET_ACT_POLICE") {
+			t.Errorf("start with outbound bandwidth failed without naming the kernel's lack: %s", r.stderr)
+		}
+		if linkExists(target2) {
+			t.Errorf("the failed start left %s", target2)
+		}
+		t.Logf("outbound bandwidth refused on this kernel: %s", strings.TrimSpace(r.stderr))
+		return
+	}
+	link, err = netlink.LinkByName(target2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := netlink.FilterList(link, netlink.MakeHandle(0xffff, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	policed := false
+	for _, f := range fs {
+		if u, ok := f.(*netlink.U32); ok {
+			for _, a := range u.Actions {
+				if p, ok := a.(*netlink.PoliceAction); ok && p.Rate == 500*1024 {
+					policed = true
+				}
+			}
+		}
+	}
+	if !policed {
+		t.Errorf("no u32 police filter at 500 KiB/s on %s's ingress: %v", target2, fs)
+	}
+	e.ok("destroy", out)
+	if linkExists(target2) {
+		t.Errorf("destroy left %s", target2)
+	}
+}
+
+// htbRateIn is the rate of htb class 1:1 on link in init's netns, 0 if none.
+func htbRateIn(t *testing.T, pid int, link string) uint64 {
+	t.Helper()
+	ns, err := netns.GetFromPath(fmt.Sprintf("/proc/%d/ns/net", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	l, err := h.LinkByName(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := h.ClassList(l, netlink.MakeHandle(1, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cs {
+		if c, ok := c.(*netlink.HtbClass); ok && c.Handle == netlink.MakeHandle(1, 1) {
+			return c.Rate
+		}
+	}
+	return 0
+}
+
+func TestInterfaceVLANVirtualPort(t *testing.T) {
+	br := makeBridge(t)
+	e := newEnv(t)
+	name := e.name("vlan")
+	target := "lxv" + randHex(4)
+	e.define(e.guestDomain(name, "", fmt.Sprintf(`<interface type='bridge'>
+      <source bridge='%s'/>
+      <target dev='%s'/>
+      <vlan><tag id='42'/></vlan>
+    </interface>`, br.bridge, target), "sleep"))
+	filtering := "/sys/class/net/" + br.bridge + "/bridge/vlan_filtering"
+	if _, err := os.Stat(filtering); err != nil {
+		// This kernel has no bridge VLAN filtering: a clear error.
+		out := e.fails("start", name)
+		if !strings.Contains(out, "<vlan> on bridge '"+br.bridge+"': this kernel lacks bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING)") {
+			t.Errorf("start with <vlan> on a kernel without VLAN filtering: %s", out)
+		}
+		if linkExists(target) {
+			t.Errorf("the failed start left %s", target)
+		}
+	} else {
+		out := e.fails("start", name)
+		if !strings.Contains(out, "VLAN filtering off (turn it on: ip link set "+br.bridge+" type bridge vlan_filtering 1)") {
+			t.Errorf("start with <vlan> on a bridge without filtering: %s", out)
+		}
+		if err := os.WriteFile(filtering, []byte("1"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		e.ok("start", name)
+		link, err := netlink.LinkByName(target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all, err := netlink.BridgeVlanList()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, v := range all[int32(link.Attrs().Index)] {
+			got = append(got, fmt.Sprintf("%d/%d", v.Vid, v.Flags))
+		}
+		// 42, PVID (2) | untagged (4); the default VLAN 1 off the port.
+		if strings.Join(got, " ") != "42/6" {
+			t.Errorf("port %s VLANs: got %v, want 42 as untagged PVID only", target, got)
+		}
+		e.ok("destroy", name)
+	}
+
+	vp := e.name("vport")
+	e.define(e.guestDomain(vp, "", fmt.Sprintf(`<interface type='bridge'>
+      <source bridge='%s'/>
+      <virtualport type='openvswitch'/>
+    </interface>`, br.bridge), "sleep"))
+	if out := e.fails("start", vp); !strings.Contains(out, "<virtualport type='openvswitch'>: lxctl drives neither Open vSwitch nor an 802.1Qbg/Qbh switch") {
+		t.Errorf("start with an openvswitch virtualport: %s", out)
 	}
 }

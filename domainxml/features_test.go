@@ -79,6 +79,10 @@ var features = map[string]featureCase{
 	"interfaces.xml": {canonical: true, check: func(t *testing.T, d *Domain) {
 		ifs := d.Devices.Interfaces
 		eq(t, "types", []string{ifs[0].Type, ifs[1].Type, ifs[2].Type}, []string{"network", "bridge", "ethernet"})
+		bw, _ := ifs[1].Bandwidth()
+		eq(t, "bandwidth", *bw.Inbound, Rate{Average: 1000, Peak: 2000, Burst: 256})
+		tags, _, _, _ := ifs[1].VLANTags()
+		eq(t, "vlan", tags, []int{42})
 		eq(t, "network", ifs[0].Source.Network, "default")
 		b := ifs[1]
 		eq(t, "bridge", b.Source.Bridge+" "+b.Target+" "+b.Guest, "br-test0 vnet-t2 lan0")
@@ -92,9 +96,10 @@ var features = map[string]featureCase{
 		eq(t, "netns", d.NeedsNetNS(), true)
 	}},
 	// Everything here is kept and written back, and each is a warning at
-	// define: an nbd image, <pm> and <watchdog>. The direct interface and
-	// the net hostdev run (eth9 and dummy-t0 are checked at start).
-	"unsupported.xml": {canonical: true, warnings: 3, check: func(t *testing.T, d *Domain) {
+	// define: an nbd image, a virtualport, <pm> and <watchdog>. The direct
+	// interface and the net hostdev run (eth9 and dummy-t0 are checked at
+	// start).
+	"unsupported.xml": {canonical: true, warnings: 4, check: func(t *testing.T, d *Domain) {
 		fs := d.Devices.Filesystems
 		eq(t, "file", fs[1].Type+" "+fs[1].Source.File, "file /srv/lxctl/kept/image.qcow2")
 		eq(t, "driver", *fs[1].Driver, FSDriver{Type: "nbd", Format: "qcow2"})
@@ -103,7 +108,7 @@ var features = map[string]featureCase{
 		h := d.Devices.Hostdevs
 		eq(t, "hostdevs", h[0].Interface, "dummy-t0")
 		eq(t, "hostdev mode", h[0].Mode, "capabilities")
-		eq(t, "unsupported", len(d.Unsupported()), 1)
+		eq(t, "unsupported", len(d.Unsupported()), 2)
 		eq(t, "kept", d.Extra[0].Elem.Tag+" "+d.Devices.Extra[0].Elem.Tag, "pm watchdog")
 	}},
 	// Images (a root, a read-only one), a block device and device nodes:

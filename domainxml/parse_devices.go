@@ -226,11 +226,25 @@ func (p *parser) iface(e *etree.Element) (Interface, error) {
 			n, err := p.uintVal(c, at+"/mtu", "size", size, 68, 65535)
 			ifc.MTU = int(n)
 			return modelled, err
+		case "bandwidth", "vlan", "virtualport":
+			// Kept verbatim (Interface.Bandwidth, VLANTags, VirtualPort
+			// read them); checked here, acted on at start.
+			probe := Interface{Extra: []Unknown{{Elem: c}}}
+			var err error
+			if tag == "bandwidth" {
+				_, err = probe.Bandwidth()
+			} else if tag == "vlan" {
+				_, _, _, err = probe.VLANTags()
+			}
+			if err != nil {
+				return keepQuiet, p.errorf(c, at+"/"+tag, "", "%s", err)
+			}
+			return keepQuiet, nil
 		default:
 			return unknown, nil
 		}
 		return modelled, nil
-	}, "mac", "source", "target", "guest", "link", "mtu")
+	}, "mac", "source", "target", "guest", "link", "mtu", "bandwidth", "vlan", "virtualport")
 	if err != nil {
 		return ifc, err
 	}

@@ -225,6 +225,17 @@ func (d *Domain) unsupported() []issue {
 				fmt.Sprintf("<filesystem type='file'> at %s: <driver type='nbd'> (qemu-nbd) is not supported by lxctl yet (convert the image: qemu-img convert -O raw IMAGE IMAGE.raw, and use <driver type='loop' format='raw'/>)", fs.Target)})
 		}
 	}
+	for i, ifc := range d.Devices.Interfaces {
+		key := fmt.Sprintf("devices/interface[%d]", i)
+		if typ, ok := ifc.VirtualPort(); ok {
+			out = append(out, issue{key, "devices/interface/virtualport",
+				fmt.Sprintf("<interface type='%s'> <virtualport type='%s'>: lxctl drives neither Open vSwitch nor an 802.1Qbg/Qbh switch (lldpad) (remove <virtualport>; use a Linux bridge)", ifc.Type, typ)})
+		}
+		if bw, _ := ifc.Bandwidth(); bw != nil && bw.Inbound != nil && bw.Inbound.Floor != 0 {
+			out = append(out, issue{key, "devices/interface/bandwidth",
+				fmt.Sprintf("<interface type='%s'> <bandwidth><inbound floor='%d'>: floor needs a network with its own <bandwidth> (libvirt's QoS), which lxctl networks do not have (remove floor)", ifc.Type, bw.Inbound.Floor)})
+		}
+	}
 	for i := range d.Devices.Serials {
 		out = append(out, issue{fmt.Sprintf("devices/serial[%d]", i), "devices/serial",
 			"<serial>: serial devices are not wired up for containers (use <console type='pty'/>)"})

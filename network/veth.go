@@ -40,6 +40,8 @@ type iface struct {
 	mac        net.HardwareAddr
 	mtu        int
 	bridge     string // "" for type ethernet
+	bw         *domainxml.Bandwidth
+	vlan       *vlan
 	parent     string // type direct: the macvlan's <source dev>
 	mode       netlink.MacvlanMode
 	up         bool
@@ -122,6 +124,9 @@ func (p *Plan) planIface(d *domainxml.Domain, ifc *domainxml.Interface) (*iface,
 	// prefers it but takes another when it is in use.
 	auto := ifc.Target == "" || generatedName.MatchString(ifc.Target)
 	ni := &iface{ifc: ifc, auto: auto, host: ifc.Target, guest: ifc.Guest, mac: mac, mtu: ifc.MTU}
+	if ni.bw, err = ifc.Bandwidth(); err != nil {
+		return nil, err
+	}
 	var gw *netip.Prefix
 	switch ifc.Type {
 	case "bridge":
@@ -186,6 +191,9 @@ func (p *Plan) planIface(d *domainxml.Domain, ifc *domainxml.Interface) (*iface,
 			return nil, err
 		}
 		ni.routes = append(ni.routes, rt)
+	}
+	if err := planVLAN(ni); err != nil {
+		return nil, err
 	}
 	// libvirt's rule: the container end comes up when it has an address or
 	// <link state='up'/>, and never with <link state='down'/>.
@@ -294,6 +302,9 @@ func checkBridge(name string) error {
 	if err != nil {
 		return fmt.Errorf("bridge '%s' does not exist on this host (create it, e.g. 'ip link add %s type bridge', or use <interface type='network'> with an lxctl network)", name, name)
 	}
+	if l.Type() == "openvswitch" {
+		return fmt.Errorf("'%s' is an Open vSwitch bridge: lxctl does not drive Open vSwitch (use a Linux bridge: ip link add NAME type bridge)", name)
+	}
 	if l.Type() != "bridge" {
 		return fmt.Errorf("'%s' is a %s interface, not a bridge", name, l.Type())
 	}
@@ -380,9 +391,23 @@ func (p *Plan) createVeth(ni *iface) error {
 		if err := netlink.LinkSetMasterByIndex(veth, br.Attrs().Index); err != nil {
 			return fmt.Errorf("attach %s to bridge %s: %w", name, ni.bridge, err)
 		}
+		if err := applyVLAN(veth, ni.bridge, ni.vlan); err != nil {
+			return err
+		}
 	}
 	if err := netlink.LinkSetUp(veth); err != nil {
 		return fmt.Errorf("set %s up: %w", name, err)
+	}
+	if ni.bw != nil {
+		link, err := netlink.LinkByName(name)
+		if err != nil {
+			return fmt.Errorf("host end %s: %w", name, err)
+		}
+		// On the host end, out of the container's reach; the qdiscs go
+		// with the veth.
+		if err := applyBandwidth(&netlink.Handle{}, link, ni.bw, false); err != nil {
+			return err
+		}
 	}
 	return applyAddrs(&netlink.Handle{}, veth, ni.hostIPs, ni.hostRoutes)
 }
@@ -507,6 +532,20 @@ func (p *Plan) ConfigureNetNS(pid int) error {
 			continue
 		}
 		if err := applyAddrs(h, link, ni.ips, ni.routes); err != nil {
+			return fmt.Errorf("in the container: %w", err)
+		}
+	}
+	// A macvlan has no host end: its bandwidth is set on it, in the
+	// container, directions swapped (libvirt does the same on a macvtap).
+	for _, ni := range p.ifaces {
+		if ni.parent == "" || ni.bw == nil {
+			continue
+		}
+		link, err := h.LinkByName(ni.guest)
+		if err != nil {
+			return fmt.Errorf("interface %s in the container: %w", ni.guest, err)
+		}
+		if err := applyBandwidth(h, link, ni.bw, true); err != nil {
 			return fmt.Errorf("in the container: %w", err)
 		}
 	}
