@@ -94,7 +94,16 @@ type result struct {
 
 func (e *env) run(stdin string, args ...string) result {
 	e.t.Helper()
+	return e.runWith(nil, stdin, args...)
+}
+
+// runWith runs lxctl with extra environment and stdin ("" for none).
+func (e *env) runWith(envv []string, stdin string, args ...string) result {
+	e.t.Helper()
 	c := exec.Command(lxctlBin, append([]string{"--root", e.root}, args...)...)
+	if envv != nil {
+		c.Env = append(os.Environ(), envv...)
+	}
 	var out, errb bytes.Buffer
 	c.Stdout, c.Stderr = &out, &errb
 	if stdin != "" {
@@ -178,31 +187,35 @@ func (e *env) privateRoot() string {
 	return dir
 }
 
-// guestDomain is a domain with a private root whose init is the guest
-// following script. extra is spliced into <domain>, devices into <devices>.
-func (e *env) guestDomain(name, extra, devices string, script ...string) string {
-	var args strings.Builder
-	for _, a := range script {
-		fmt.Fprintf(&args, "    <initarg>%s</initarg>\n", a)
+// domainXML is the domain the tests start: memMiB of memory, init with
+// args, extra spliced into <domain>, devices (filesystems included) into
+// <devices> before the console.
+func domainXML(name string, memMiB int, init string, args []string, extra, devices string) string {
+	var a strings.Builder
+	for _, arg := range args {
+		fmt.Fprintf(&a, "    <initarg>%s</initarg>\n", arg)
 	}
 	return fmt.Sprintf(`<domain type='lxc'>
   <name>%s</name>
-  <memory unit='MiB'>256</memory>
+  <memory unit='MiB'>%d</memory>
   <os>
     <type>exe</type>
-    <init>/guest</init>
+    <init>%s</init>
 %s  </os>
 %s
   <devices>
-    <filesystem type='mount'>
-      <source dir='%s'/>
-      <target dir='/'/>
-    </filesystem>
 %s
     <console type='pty'/>
   </devices>
 </domain>
-`, name, args.String(), extra, e.privateRoot(), devices)
+`, name, memMiB, init, a.String(), extra, devices)
+}
+
+// guestDomain is a domain with a private root whose init is the guest
+// following script. extra is spliced into <domain>, devices into <devices>.
+func (e *env) guestDomain(name, extra, devices string, script ...string) string {
+	root := fmt.Sprintf("    <filesystem type='mount'>\n      <source dir='%s'/>\n      <target dir='/'/>\n    </filesystem>\n", e.privateRoot())
+	return domainXML(name, 256, "/guest", script, extra, root+devices)
 }
 
 // consoleLog returns what the domain wrote to its console so far.

@@ -1,11 +1,8 @@
 package cmd_test
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -13,23 +10,6 @@ import (
 	"testing"
 )
 
-// runWith runs lxctl with extra environment (EDITOR) and stdin.
-func (e *env) runWith(envv []string, stdin string, args ...string) result {
-	e.t.Helper()
-	c := exec.Command(lxctlBin, append([]string{"--root", e.root}, args...)...)
-	c.Env = append(os.Environ(), envv...)
-	var out, errb bytes.Buffer
-	c.Stdout, c.Stderr, c.Stdin = &out, &errb, strings.NewReader(stdin)
-	err := c.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		e.t.Fatalf("lxctl %v: %v", args, err)
-	}
-	return result{out.String(), errb.String(), code}
-}
 
 // editors numbers the editor scripts, so each has its own call count.
 var editors atomic.Int64

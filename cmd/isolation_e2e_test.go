@@ -358,22 +358,7 @@ func (e *env) systemdDomain(name string, initArgs ...string) string {
 	if out, err := exec.Command("cp", systemd, filepath.Join(root, systemd)).CombinedOutput(); err != nil {
 		e.t.Fatalf("%v\n%s", err, out)
 	}
-	var args strings.Builder
-	for _, a := range initArgs {
-		fmt.Fprintf(&args, "    <initarg>%s</initarg>\n", a)
-	}
-	return fmt.Sprintf(`<domain type='lxc'>
-  <name>%s</name>
-  <memory unit='MiB'>512</memory>
-  <os>
-    <type>exe</type>
-    <init>%s</init>
-%s  </os>
-  <features><privnet/></features>
-  <devices>
-    <filesystem type='mount'><source dir='%s'/><target dir='/'/></filesystem>
-    <filesystem type='mount'><source dir='/usr'/><target dir='/usr'/><readonly/></filesystem>
-    <console type='pty'/>
-  </devices>
-</domain>`, name, systemd, args.String(), root)
+	return domainXML(name, 512, systemd, initArgs, "  <features><privnet/></features>",
+		fmt.Sprintf("    <filesystem type='mount'><source dir='%s'/><target dir='/'/></filesystem>\n"+
+			"    <filesystem type='mount'><source dir='/usr'/><target dir='/usr'/><readonly/></filesystem>", root))
 }

@@ -145,24 +145,7 @@ func (e *env) noStorageLeft(name, when string) {
 // storageDomain is a domain whose init is the guest running script, with
 // the given root <filesystem> and other devices.
 func storageDomain(name, rootFS, devices string, script ...string) string {
-	var args strings.Builder
-	for _, a := range script {
-		fmt.Fprintf(&args, "    <initarg>%s</initarg>\n", a)
-	}
-	return fmt.Sprintf(`<domain type='lxc'>
-  <name>%s</name>
-  <memory unit='MiB'>256</memory>
-  <os>
-    <type>exe</type>
-    <init>/guest</init>
-%s  </os>
-  <devices>
-%s
-%s
-    <console type='pty'/>
-  </devices>
-</domain>
-`, name, args.String(), rootFS, devices)
+	return domainXML(name, 256, "/guest", script, "", rootFS+"\n"+devices)
 }
 
 func imageFS(file, target, extra string) string {
