@@ -139,6 +139,9 @@ func TestInterfaceDirect(t *testing.T) {
 	if m := markedOnHost(t, st.UUID); len(m) > 0 {
 		t.Errorf("the macvlan should be in the container, not on the host: %v", m)
 	}
+	if xml := e.ok("dumpxml", a); strings.Contains(xml, "<target dev=") || !strings.Contains(xml, "<guest dev='mv0'/>") {
+		t.Errorf("live XML: no host end to name, the guest name:\n%s", xml)
+	}
 	// No host end: what the domain sends is shaped on the macvlan's own
 	// egress, in the container.
 	if rate := htbRateIn(t, st.InitPID, "mv0"); rate != 800*1024 {

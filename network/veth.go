@@ -342,6 +342,9 @@ func (p *Plan) CreateVeths() (devs map[string]string, retErr error) {
 				return nil, fmt.Errorf("interface %s: %w", ni.guest, err)
 			}
 			devs[ni.peer] = ni.guest
+			// No host end: a <target dev> would make domifstat read
+			// some unrelated host interface's counters.
+			ni.ifc.Target = ""
 			continue
 		}
 		if err := p.createVeth(ni); err != nil {
