@@ -210,9 +210,21 @@ func TestShareNetNS(t *testing.T) {
 	if !os.SameFile(want, got) {
 		t.Errorf("init is not in /run/netns/%s", ns)
 	}
+	// Another domain joins this one's namespace by its name.
+	peer := e.name("sharenet-peer")
+	e.define(e.guestDomain(peer, fmt.Sprintf(`<lxc:namespace xmlns:lxc='http://libvirt.org/schemas/domain/lxc/1.0'><lxc:sharenet type='name' value='%s'/></lxc:namespace>`, name), "", "sleep"))
+	e.ok("start", peer)
+	p1, _ := os.Stat(fmt.Sprintf("/proc/%d/ns/net", e.status(peer).InitPID))
+	if !os.SameFile(want, p1) {
+		t.Errorf("%s did not join %s's namespace", peer, name)
+	}
+	e.ok("destroy", peer)
 	e.ok("destroy", name)
 	if out, _ := exec.Command("ip", "-n", ns, "-o", "link").Output(); !strings.Contains(string(out), link+"a") {
 		t.Errorf("destroy should leave the shared namespace's links alone: %s", out)
+	}
+	if out := e.fails("start", peer); !strings.Contains(out, "<lxc:sharenet type='name' value='"+name+"'>: domain '"+name+"' is not running (start it first)") {
+		t.Errorf("start joining a domain that is not running: %s", out)
 	}
 
 	missing := e.name("sharenet-missing")
@@ -231,6 +243,11 @@ func TestHostdevNet(t *testing.T) {
 	peer := strings.TrimSuffix(name, "a") + "b"
 	e := newEnv(t)
 	o := freeOctet(t)
+	// The host's own address on it, also listed by the hostdev: the
+	// container gets it once.
+	if err := netlink.AddrAdd(dev, &netlink.Addr{IPNet: &net.IPNet{IP: net.ParseIP(fmt.Sprintf("10.213.%d.2", o)), Mask: net.CIDRMask(24, 32)}}); err != nil {
+		t.Fatal(err)
+	}
 	dom := e.name("hostdev")
 	e.define(e.guestDomain(dom, "", fmt.Sprintf(`<hostdev mode='capabilities' type='net'>
       <source><interface>%s</interface></source>

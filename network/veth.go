@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"regexp"
+	"slices"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -557,7 +558,16 @@ func (p *Plan) ConfigureNetNS(pid int) error {
 		if err != nil {
 			return fmt.Errorf("<hostdev type='net'> %s in the container: %w", hd.name, err)
 		}
-		if err := applyAddrs(h, link, hd.ips, hd.routes); err != nil {
+		// libcontainer brings the host's addresses of the device along:
+		// one the hostdev also lists is there already.
+		var ips []*netlink.Addr
+		have, _ := h.AddrList(link, netlink.FAMILY_ALL)
+		for _, a := range hd.ips {
+			if !slices.ContainsFunc(have, func(x netlink.Addr) bool { return x.IPNet.String() == a.IPNet.String() }) {
+				ips = append(ips, a)
+			}
+		}
+		if err := applyAddrs(h, link, ips, hd.routes); err != nil {
 			return fmt.Errorf("<hostdev type='net'> in the container: %w", err)
 		}
 	}
