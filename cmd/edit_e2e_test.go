@@ -10,7 +10,6 @@ import (
 	"testing"
 )
 
-
 // editors numbers the editor scripts, so each has its own call count.
 var editors atomic.Int64
 
