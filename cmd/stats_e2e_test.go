@@ -73,9 +73,15 @@ func TestStats(t *testing.T) {
 	if u, s := num(t, after, "cpu.user"), num(t, after, "cpu.system"); u+s < 1.5e9 || u < s {
 		t.Errorf("cpu.user %v cpu.system %v after burning 2 s in user space", u, s)
 	}
-	if r := num(t, after, "balloon.rss"); r < 64*1024 || num(t, before, "balloon.rss") >= 64*1024 {
-		t.Errorf("balloon.rss %v -> %v around a 64 MiB allocation", before["balloon.rss"], r)
+	// The kernel flushes memory.stat's counters lazily (rstat, rate
+	// limited), so a read just after the allocation may lag: wait, bounded,
+	// for it to show; the page counter (usage) is exact at once.
+	if num(t, before, "balloon.rss") >= 64*1024 {
+		t.Errorf("balloon.rss %v before a 64 MiB allocation", before["balloon.rss"])
 	}
+	e.waitFor("balloon.rss to show the 64 MiB allocation", func() bool {
+		return num(t, e.domstats(name, "--balloon"), "balloon.rss") >= 64*1024
+	})
 	for _, k := range []string{"net.0.tx.pkts", "net.0.rx.pkts", "net.0.tx.bytes", "net.0.rx.bytes"} {
 		if num(t, after, k) <= num(t, before, k) {
 			t.Errorf("%s did not move after a TCP exchange: %v -> %v", k, before[k], after[k])
@@ -101,7 +107,7 @@ func TestStats(t *testing.T) {
 			m[f[0]], _ = strconv.Atoi(f[1])
 		}
 	}
-	if m["actual"] != 256*1024 || m["rss"] < 64*1024 || m["usage"] < m["rss"] {
+	if m["actual"] != 256*1024 || m["rss"] < 64*1024 || m["usage"] < 64*1024 {
 		t.Errorf("dommemstat:\n%s", out)
 	}
 
