@@ -39,6 +39,7 @@ func nestCgroups(cfg *configs.Config) error {
 	if err := m.Apply(-1); err != nil {
 		return fmt.Errorf("create cgroup %s: %w", outer.Path, err)
 	}
+	step("domain cgroup made")
 	if err := m.Set(outer.Resources); err != nil {
 		return fmt.Errorf("set the limits of cgroup %s: %w", outer.Path, err)
 	}

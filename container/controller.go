@@ -47,8 +47,10 @@ type controller struct {
 	// cgPaths are the domain's cgroup dirs, derived from the layout at
 	// setup; what the controller freezes, kills and removes.
 	cgPaths map[string]string
-	// ownCg are the dirs of the controller's own cgroup (joinCgroup).
+	// ownCg are the dirs of the controller's own cgroup (joinCgroup),
+	// known once joining, when not nil, has delivered them (joinedCgroup).
 	ownCg   map[string]string
+	joining chan joinResult
 	cons    *console.Server
 	control *net.UnixListener
 	reqs    chan *controlRequest
@@ -89,6 +91,7 @@ func RunController(l state.Layout, name string, opts Options, sync *os.File, loc
 	if w, err := openControllerLog(l, name); err == nil {
 		logrus.SetOutput(w)
 	}
+	step("controller has the domain")
 
 	// Mounts made here (the host-root bind, making / rslave) must stay in
 	// the mount namespace lxctl start made for the controller; run any
@@ -122,6 +125,10 @@ func RunController(l state.Layout, name string, opts Options, sync *os.File, loc
 	return c.loop()
 }
 
+// step marks the end of one step of a start in the log at debug level
+// (bench/profile-start.sh reads these).
+func step(what string) { logrus.Debugf("step: %s", what) }
+
 func mountNS(pid int) string {
 	ns, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", pid))
 	return ns
@@ -143,6 +150,7 @@ func (c *controller) setup() error {
 	if err := cgroup.CheckRequired(); err != nil {
 		return err
 	}
+	step("checked cgroup controllers")
 	data, err := state.ReadXMLFile(filepath.Join(c.runDir, LiveXMLFile), "live XML", "it is written by lxctl start: start the domain again")
 	if err != nil {
 		return fmt.Errorf("live config: %w", err)
@@ -150,6 +158,7 @@ func (c *controller) setup() error {
 	if c.dom, _, err = domainxml.Parse(data); err != nil {
 		return fmt.Errorf("live config: %w", err)
 	}
+	step("parsed live config")
 	if err := c.joinCgroup(); err != nil {
 		return err
 	}
@@ -191,6 +200,7 @@ func (c *controller) setup() error {
 	if err := c.l.WriteStatus(c.st); err != nil {
 		return err
 	}
+	step("wrote starting status")
 	// Images and block devices, mounted once for the controller's life
 	// (a reboot keeps them), before the controller could join a cgroup
 	// whose device rules would forbid it the loop devices.
@@ -202,6 +212,7 @@ func (c *controller) setup() error {
 		return err
 	}
 	c.opts.HostdevNodes = c.storage.nodes
+	step("storage and hostdev nodes")
 	if c.storage.root != "" {
 		c.rootfs = c.storage.root
 		if err := CheckRunnable(c.dom, c.rootfs); err != nil {
@@ -227,11 +238,13 @@ func (c *controller) setup() error {
 	if c.exec, err = newExecServer(filepath.Join(c.runDir, ExecSocketFile)); err != nil {
 		return err
 	}
+	step("sockets listening")
 	// Networks, guest names and leases are resolved once; every start of
 	// init makes its veths from this plan.
 	if c.net, err = network.PlanDomain(c.l, c.dom); err != nil {
 		return err
 	}
+	step("network planned")
 	if typ, v := c.dom.ShareNet(); typ != "" && len(c.dom.Devices.Interfaces) > 0 {
 		logrus.Warnf("<lxc:sharenet type='%s' value='%s'>: the container joins that network namespace; its %d <interface> are not made", typ, v, len(c.dom.Devices.Interfaces))
 	}
@@ -252,9 +265,36 @@ func (c *controller) joinCgroup() error {
 	if err != nil {
 		return err
 	}
-	c.ownCg, err = cgroup.Join(filepath.Join(p, leaf), os.Getpid())
-	if err != nil {
-		return fmt.Errorf("move the controller out of its caller's cgroups: %w", err)
+	// The first move of a process between cgroups after a quiet moment
+	// waits for an RCU grace period (the kernel's cgroup_threadgroup_rwsem
+	// being taken for writing): 7-11 ms asleep on this kind of machine. It
+	// overlaps the rest of the setup; joinedCgroup waits for it before
+	// init's first process is forked, so nothing the controller starts is
+	// ever in the caller's cgroups.
+	c.joining = make(chan joinResult, 1)
+	go func() {
+		paths, err := cgroup.Join(filepath.Join(p, leaf), os.Getpid())
+		c.joining <- joinResult{paths, err}
+	}()
+	return nil
+}
+
+type joinResult struct {
+	paths map[string]string
+	err   error
+}
+
+// joinedCgroup waits until the move joinCgroup began is over and says how
+// it went; after the first call it returns nil.
+func (c *controller) joinedCgroup() error {
+	if c.joining == nil {
+		return nil
+	}
+	r := <-c.joining
+	c.joining = nil
+	c.ownCg = r.paths
+	if r.err != nil {
+		return fmt.Errorf("move the controller out of its caller's cgroups: %w", r.err)
 	}
 	return nil
 }
@@ -262,6 +302,7 @@ func (c *controller) joinCgroup() error {
 // leaveCgroup removes the controller's own cgroup as it stops (teardown)
 // or exits (any other way); the second call does nothing.
 func (c *controller) leaveCgroup() {
+	_ = c.joinedCgroup()
 	if c.ownCg == nil {
 		return
 	}
@@ -312,11 +353,13 @@ func (c *controller) startInit() (retErr error) {
 	if err != nil {
 		return err
 	}
+	step("libcontainer config built")
 	// What a system container sees: lxcfs's /proc files, when lxcfs runs.
 	if dir := findLXCFS(); dir != "" {
 		cfg.Mounts = append(cfg.Mounts, lxcfsMounts(dir)...)
 		logrus.Infof("lxcfs at %s: its /proc and /sys files are bound over the container's", dir)
 	}
+	step("lxcfs looked up")
 	// What the previous init's network namespace still holds (a restart).
 	if err := c.net.Release(); err != nil {
 		logrus.Warnf("network of the previous init: %v", err)
@@ -327,6 +370,7 @@ func (c *controller) startInit() (retErr error) {
 	if err != nil {
 		return err
 	}
+	step("veths made")
 	defer func() {
 		if retErr != nil {
 			_ = c.net.RemoveVeths()
@@ -357,6 +401,7 @@ func (c *controller) startInit() (retErr error) {
 	if err != nil {
 		return err
 	}
+	step("init user resolved")
 	lcRoot := filepath.Join(c.runDir, libcontainerDir)
 	_ = os.RemoveAll(lcRoot)
 	// The limits go on the domain's cgroup, init one level below it
@@ -365,11 +410,13 @@ func (c *controller) startInit() (retErr error) {
 		_ = killCgroups(c.cgPaths)
 		return err
 	}
+	step("domain cgroup made and limited")
 	lc, err := libcontainer.Create(lcRoot, c.name, cfg)
 	if err != nil {
 		_ = killCgroups(c.cgPaths)
 		return fmt.Errorf("create container: %w", err)
 	}
+	step("libcontainer.Create")
 	defer func() {
 		if retErr != nil {
 			_ = killCgroups(c.cgPaths)
@@ -399,6 +446,10 @@ func (c *controller) startInit() (retErr error) {
 		ConsoleHeight:    24,
 		Init:             true,
 	}
+	if err := c.joinedCgroup(); err != nil {
+		return err
+	}
+	step("joined own cgroup")
 	masterCh := make(chan masterResult, 1)
 	go func() { f, err := recvFile(parent); masterCh <- masterResult{f, err} }()
 	// Start, not Run: init waits on libcontainer's exec fifo while the
@@ -416,6 +467,7 @@ func (c *controller) startInit() (retErr error) {
 	if err := lc.Exec(); err != nil {
 		return fmt.Errorf("start init '%s': %w", c.dom.OS.Init, err)
 	}
+	step("init released (Exec)")
 	var master *os.File
 	select {
 	case r := <-masterCh:
@@ -431,11 +483,13 @@ func (c *controller) startInit() (retErr error) {
 		return fmt.Errorf("console: %w", err)
 	}
 	master.Close() // the server keeps its own duplicate
+	step("console master received")
 	pid, err := p.Pid()
 	if err != nil {
 		return err
 	}
 	waitExec(pid)
+	step("init exec'd")
 	start, err := state.ProcStartTime(pid)
 	if err != nil {
 		return fmt.Errorf("init pid %d: %w", pid, err)
