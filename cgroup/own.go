@@ -123,3 +123,39 @@ func Leave(paths map[string]string, pid int, timeout time.Duration) error {
 	errs = append(errs, Remove(paths, timeout))
 	return errors.Join(errs...)
 }
+
+// WarmMoves begins, ahead of time, the wait that the first move of a
+// process between cgroups pays after a quiet moment: the kernel takes
+// cgroup_threadgroup_rwsem for writing, which first waits for an RCU grace
+// period (7-11 ms asleep on a 2-CPU VM); moves made soon after skip it. It
+// writes the caller's pid into the cgroup.procs of the cgroup it is
+// already in (one hierarchy), which moves nothing. A standby controller
+// calls it while the CLI boots, so that the grace period has passed or is
+// under way when the controller moves itself (Join) and libcontainer
+// moves init. Errors are of no consequence and ignored.
+func WarmMoves() {
+	roots, err := Paths("/")
+	if err != nil {
+		return
+	}
+	data, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.SplitN(line, ":", 3)
+		if len(f) != 3 || strings.Contains(f[2], "..") {
+			continue
+		}
+		key := f[1]
+		if key == "" {
+			key = string(Unified)
+		} else {
+			key, _, _ = strings.Cut(key, ",")
+		}
+		if root, ok := roots[key]; ok {
+			_ = writePid(filepath.Join(root, f[2]), os.Getpid())
+			return
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
+	"github.com/lxctl/lxctl/cgroup"
 	"github.com/lxctl/lxctl/container"
 	"github.com/lxctl/lxctl/container/standby"
 	"github.com/lxctl/lxctl/state"
@@ -77,6 +78,9 @@ func newControllerCmd(g *globals) *cobra.Command {
 // on this process is exactly that controller, stdout and stderr on the
 // domain log.
 func runStandby() error {
+	// The grace period the first cgroup move of a start waits for
+	// begins now, while the CLI boots (cgroup.WarmMoves).
+	go cgroup.WarmMoves()
 	req, lockFD, err := standby.Receive(3)
 	if errors.Is(err, io.EOF) {
 		return nil // the CLI had no domain to start
