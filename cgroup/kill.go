@@ -84,7 +84,24 @@ func (d dirs) canKill() bool {
 // killFast kills through cgroup.kill. The kernel signals every process of the
 // subtree in one go and kills any child forked meanwhile, so no freeze is
 // needed. It reports whether the whole cgroup is empty afterwards.
+//
+// The processes there before the kill are waited for on pidfds, which turn
+// readable as each exits; "populated 0" in cgroup.events, which also
+// covers any child forked meanwhile, usually reads true by then, and is
+// only waited for (inotify, whose close waits for an SRCU grace period) when
+// it does not.
 func (d dirs) killFast(deadline time.Time) (bool, error) {
+	// Only what cgroup.kill reaches: the cgroup2 subtree.
+	var pids []int
+	for _, dir := range d.v2 {
+		p, err := cgroups.GetAllPids(dir)
+		if err != nil && !isGone(err) {
+			return false, err
+		}
+		pids = append(pids, p...)
+	}
+	fds, unwatched := openPidfds(pids)
+	defer closeAll(fds)
 	for _, dir := range d.v2 {
 		if err := cgroups.WriteFile(dir, "cgroup.kill", "1"); err != nil && !isGone(err) {
 			return false, err
@@ -94,6 +111,15 @@ func (d dirs) killFast(deadline time.Time) (bool, error) {
 	// hybrid host) keeps its SIGKILL pending until it is thawed.
 	if err := d.thawV1(); err != nil {
 		return false, err
+	}
+	if len(unwatched) == 0 {
+		err := waitExit(fds, deadline)
+		if errors.Is(err, errTimeout) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
 	}
 	err := waitEvent(d.v2, "populated", "0", deadline)
 	if errors.Is(err, errTimeout) {
@@ -113,7 +139,7 @@ func (d dirs) killFast(deadline time.Time) (bool, error) {
 	// process placed only into the v1 directories is not in the cgroup2
 	// one, and cgroup.kill did not reach it. libcontainer places every
 	// process in all of them, but only an empty v1 tree proves it.
-	pids, err := d.pids()
+	pids, err = d.pids()
 	if err != nil {
 		return false, err
 	}
