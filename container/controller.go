@@ -507,6 +507,7 @@ func (c *controller) startInit() (retErr error) {
 		if ps != nil {
 			ws = ps.Sys().(syscall.WaitStatus)
 		}
+		step("init reaped")
 		c.initEnd <- ws
 	}()
 	return nil
@@ -661,6 +662,7 @@ func (c *controller) signalInit(sig unix.Signal) error {
 // stopInit kills every task of the container and waits for init, so the
 // next step starts from a container that is really gone.
 func (c *controller) stopInit() error {
+	step("stop: init and its cgroups")
 	err := killCgroups(c.cgPaths)
 	select {
 	case <-c.initEnd:
@@ -809,6 +811,7 @@ func (c *controller) destroy(r *controlRequest) error {
 // teardown removes all the domain's resources; each step runs even if an
 // earlier one failed.
 func (c *controller) teardown(reason string, code int, sig string) error {
+	step("teardown: begins")
 	if c.trim != nil {
 		c.trim.Stop()
 	}
@@ -824,13 +827,16 @@ func (c *controller) teardown(reason string, code int, sig string) error {
 	}
 	var errs []error
 	errs = append(errs, killCgroups(c.cgPaths))
+	step("teardown: cgroups killed")
 	if c.lc != nil {
 		_ = c.lc.Destroy()
 	}
+	step("teardown: libcontainer state destroyed")
 	// The container's network namespace, still held open: its macvlans
 	// (and hostdevs) first, then veths (by their mark) and leases.
 	errs = append(errs, c.net.Release())
 	errs = append(errs, network.Cleanup(c.l, c.name))
+	step("teardown: network released")
 	if c.cons != nil {
 		errs = append(errs, c.cons.Close(reason))
 	}
@@ -839,6 +845,7 @@ func (c *controller) teardown(reason string, code int, sig string) error {
 	}
 	// Entered processes died with the cgroups; their clients get the end.
 	c.exec.close()
+	step("teardown: console, control, exec closed")
 	if c.st != nil && c.st.HostRootMount != "" {
 		// The mount lives in this process's namespace only; detach it so
 		// the runtime dir can be removed.
@@ -850,10 +857,13 @@ func (c *controller) teardown(reason string, code int, sig string) error {
 	errs = append(errs, unmountStorage(&c.storage))
 	errs = append(errs, DetachLoops(c.l, c.name))
 	releaseImages(&c.storage)
+	step("teardown: storage released")
 	// The controller's own cgroup goes before the stop is recorded: whoever
 	// sees the domain shut off sees nothing of it left.
 	c.leaveCgroup()
+	step("teardown: own cgroup left and removed")
 	errs = append(errs, finish(c.l, c.name, reason, detail, code, sig))
+	step("teardown: stop recorded")
 	if err := errors.Join(errs...); err != nil {
 		logrus.Errorf("teardown: %v", err)
 		return err

@@ -72,6 +72,7 @@ func killCgroups(paths map[string]string) error {
 	if err := cgroup.KillAll(paths, killTimeout); err != nil {
 		return err
 	}
+	step("cgroups: every task dead")
 	return cgroup.Remove(paths, killTimeout)
 }
 
