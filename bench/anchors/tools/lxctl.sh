@@ -7,10 +7,12 @@
 #     client is attached (lxctl drains an unattached console into its log)
 #   - namespaces: lxctl always gives mnt, pid, uts, ipc; <features><privnet/> adds a
 #     net namespace with lo only, as the anchors' NETNS=1 (runc spec default,
-#     lxc.net.0.type=empty). No user namespace; no cgroup namespace (LXC and nspawn
-#     add one, runc/crun do not). lxctl's default capability policy (libvirt's)
-#     keeps more capabilities than the anchors' three; no seccomp in either.
-#   - cgroups: lxctl's /machine/<name>.lxctl-<root key> in every hierarchy, pids limit 16384.
+#     lxc.net.0.type=empty). No user namespace. lxctl's defaults as a user gets
+#     them: a cgroup namespace (LXC and nspawn add one, runc/crun do not), its
+#     default seccomp filter (the anchors run without one), libvirt's capability
+#     policy, which keeps more capabilities than the anchors' three.
+#   - cgroups: lxctl's /machine/<name>.lxctl-<root key> in every hierarchy, init
+#     in its payload/ child; the controller in <name>.lxctl-<key>.ctl; pids limit 16384.
 # Detached start = `lxctl start NAME` (returns once init runs). Stop = `lxctl
 # destroy NAME` (freeze, SIGKILL all, thaw, until empty; cgroups removed).
 # Resident process = the controller (status.json controller_pid = `lxctl domid`).
