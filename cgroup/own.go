@@ -104,6 +104,12 @@ func writePid(dir string, pid int) error {
 // Only an empty cgroup can be removed; anything else still in it is
 // reported by Remove after timeout.
 func Leave(paths map[string]string, pid int, timeout time.Duration) error {
+	return errors.Join(MoveOut(paths, pid), Remove(paths, timeout))
+}
+
+// MoveOut is the first half of Leave: it moves the process pid back to the
+// root of every hierarchy of paths, leaving the cgroup dirs for Remove.
+func MoveOut(paths map[string]string, pid int) error {
 	roots, err := Paths("/")
 	if err != nil {
 		return err
@@ -120,7 +126,6 @@ func Leave(paths map[string]string, pid int, timeout time.Duration) error {
 			errs = append(errs, err)
 		}
 	}
-	errs = append(errs, Remove(paths, timeout))
 	return errors.Join(errs...)
 }
 
