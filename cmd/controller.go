@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strconv"
 	"syscall"
 
@@ -21,6 +22,20 @@ import (
 // controllerCmdName is the hidden command lxctl start re-executes; it is
 // not meant to be typed.
 const controllerCmdName = state.ControllerCommand
+
+// A controller's main goroutine must run on the main thread, locked there
+// from init (the only way Go offers: LockOSThread in an init function).
+// libcontainer's mount source thread locks some thread, setns(2)s it into
+// the container's mount namespace and returns locked, so that Go kills
+// that thread; but Go never kills the main thread, it parks it. Had that
+// goroutine landed on the main thread, the controller would hold the
+// container's mount namespace, and with it an image root's loop device,
+// until it exited: destroy then waited 10 s for the loop and failed.
+func init() {
+	if len(os.Args) > 1 && os.Args[1] == controllerCmdName {
+		runtime.LockOSThread()
+	}
+}
 
 func newControllerCmd(g *globals) *cobra.Command {
 	var opts container.Options
