@@ -37,13 +37,58 @@ func openPTY(t *testing.T) (master, slave *os.File) {
 	return m, s
 }
 
+// ptyReader collects what arrives on a pty master.
+type ptyReader struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// readPTY collects everything master delivers until it fails (closed, or
+// the other side gone).
+func readPTY(master *os.File) *ptyReader {
+	r := &ptyReader{}
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := master.Read(buf)
+			r.mu.Lock()
+			r.buf.Write(buf[:n])
+			r.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return r
+}
+
+func (r *ptyReader) String() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.buf.String()
+}
+
+// waitFor returns once the output after offset from contains s.
+func (r *ptyReader) waitFor(t *testing.T, from int, s string) int {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		out := r.String()
+		if i := strings.Index(out[from:], s); i >= 0 {
+			return from + i + len(s)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("no %q on the terminal; it shows:\n%q", s, r.String()[from:])
+	return 0
+}
+
 // termSession is `lxctl console` running on a pty the test holds.
 type termSession struct {
 	t      *testing.T
 	cmd    *exec.Cmd
 	master *os.File
-	mu     sync.Mutex
-	out    bytes.Buffer
+	out    *ptyReader
 	done   chan error
 }
 
@@ -57,19 +102,7 @@ func (e *env) attachTTY(args ...string) *termSession {
 		e.t.Fatal(err)
 	}
 	s.Close()
-	ts := &termSession{t: e.t, cmd: c, master: m, done: make(chan error, 1)}
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := m.Read(buf)
-			ts.mu.Lock()
-			ts.out.Write(buf[:n])
-			ts.mu.Unlock()
-			if err != nil {
-				return
-			}
-		}
-	}()
+	ts := &termSession{t: e.t, cmd: c, master: m, out: readPTY(m), done: make(chan error, 1)}
 	go func() { ts.done <- c.Wait() }()
 	e.t.Cleanup(func() {
 		_ = c.Process.Kill()
@@ -78,11 +111,7 @@ func (e *env) attachTTY(args ...string) *termSession {
 	return ts
 }
 
-func (ts *termSession) output() string {
-	ts.mu.Lock()
-	defer ts.mu.Unlock()
-	return ts.out.String()
-}
+func (ts *termSession) output() string { return ts.out.String() }
 
 func (ts *termSession) expect(text string) {
 	ts.t.Helper()

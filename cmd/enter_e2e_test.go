@@ -372,33 +372,6 @@ func TestEnterNotRunning(t *testing.T) {
 	e.ok("enter", name, "true")
 }
 
-// ptyReader collects what arrives on a pty master.
-type ptyReader struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (r *ptyReader) String() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.buf.String()
-}
-
-// waitFor returns once the output after offset from contains s.
-func (r *ptyReader) waitFor(t *testing.T, from int, s string) int {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		out := r.String()
-		if i := strings.Index(out[from:], s); i >= 0 {
-			return from + i + len(s)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("no %q on the terminal; it shows:\n%q", s, r.String()[from:])
-	return 0
-}
-
 // TestEnterTerminal: a session through lxctl enter under a real pty: the
 // command gets a terminal of the container's own devpts, the window size
 // and its changes, ^C as SIGINT, and the user's terminal is restored.
@@ -426,19 +399,7 @@ func TestEnterTerminal(t *testing.T) {
 			_ = c.Wait()
 		}
 	})
-	r := &ptyReader{}
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := master.Read(buf)
-			r.mu.Lock()
-			r.buf.Write(buf[:n])
-			r.mu.Unlock()
-			if err != nil {
-				return
-			}
-		}
-	}()
+	r := readPTY(master)
 	type_ := func(s string) { _, _ = io.WriteString(master, s) }
 
 	at := r.waitFor(t, 0, "PROMPT> ")
