@@ -94,20 +94,14 @@ func nameCompleter(list func() []named, keep stateFilter) cobra.CompletionFunc {
 // domainCandidates are the domains of this root with their states, as
 // list --all sees them.
 func domainCandidates(g *globals) []named {
-	l := g.layout()
-	defined, _ := l.ListDefinitions()
-	running, _ := l.ListRunDirs()
-	seen := map[string]bool{}
-	var names []string
-	for _, n := range append(defined, running...) {
-		if !seen[n] {
-			seen[n] = true
-			names = append(names, n)
-		}
+	names, _, ctls, err := g.domainNames()
+	if err != nil {
+		return nil
 	}
 	sort.Strings(names)
 	h := g.host()
-	doms, _ := inspectAll(names, func(name string) (*domain.Domain, error) { return h.Inspect(name, domain.Opts{}) })
+	o := domain.Opts{Controllers: ctls}
+	doms, _ := inspectAll(names, func(name string) (*domain.Domain, error) { return h.Inspect(name, o) })
 	var out []named
 	for i, d := range doms {
 		if d != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lxctl/lxctl/domain"
+	"github.com/lxctl/lxctl/state"
 )
 
 type listOptions struct {
@@ -66,40 +67,11 @@ func runList(g *globals, opts *listOptions) error {
 	// What a killed define or start left (temp files, a runtime dir with
 	// no record) goes first; best-effort, list answers regardless.
 	_ = l.SweepStale()
-	defined, err := l.ListDefinitions()
+	names, isDefined, ctls, err := g.domainNames()
 	if err != nil {
 		return err
 	}
-	running, err := l.ListRunDirs()
-	if err != nil {
-		return err
-	}
-	isDefined := map[string]bool{}
-	for _, n := range defined {
-		isDefined[n] = true
-	}
-	names := append([]string{}, defined...)
-	for _, n := range running {
-		if !isDefined[n] {
-			names = append(names, n)
-		}
-	}
-	// The host is the truth: one scan of /proc finds the controllers of
-	// this root, including those of domains whose records are gone.
 	h := g.host()
-	ctls, err := l.FindControllers()
-	if err != nil {
-		return err
-	}
-	seen := map[string]bool{}
-	for _, n := range names {
-		seen[n] = true
-	}
-	for n := range ctls {
-		if !seen[n] {
-			names = append(names, n)
-		}
-	}
 	// A transient domain is never autostarted, whatever a stray flag says.
 	autostart := func(name string) bool { return isDefined[name] && l.Autostart(name) }
 	needUUID := opts.uuid || opts.json
@@ -198,6 +170,44 @@ func printList(g *globals, opts *listOptions, entries []listEntry) error {
 	writeTable(out, []string{"Id", "Name", "State"}, rows, opts.quiet)
 	fmt.Fprintln(out)
 	return nil
+}
+
+// domainNames lists every domain of this root, as list --all shows them:
+// the defined ones, those with a runtime dir, and (the host is the truth)
+// those whose controller one scan of /proc finds although their records
+// are gone. ctls is that scan, for Inspect to reuse (domain.Opts).
+func (g *globals) domainNames() (names []string, isDefined map[string]bool, ctls map[string]state.Proc, err error) {
+	l := g.layout()
+	defined, err := l.ListDefinitions()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	running, err := l.ListRunDirs()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if ctls, err = l.FindControllers(); err != nil {
+		return nil, nil, nil, err
+	}
+	isDefined = map[string]bool{}
+	seen := map[string]bool{}
+	add := func(n string) {
+		if !seen[n] {
+			seen[n] = true
+			names = append(names, n)
+		}
+	}
+	for _, n := range defined {
+		isDefined[n] = true
+		add(n)
+	}
+	for _, n := range running {
+		add(n)
+	}
+	for n := range ctls {
+		add(n)
+	}
+	return names, isDefined, ctls, nil
 }
 
 func idString(id *int) string {

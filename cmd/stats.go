@@ -83,8 +83,16 @@ func runDomStats(g *globals, o *domStatsOptions, args []string) error {
 	}
 	var doms []*domain.Domain
 	if len(args) == 0 {
-		for _, n := range domainCandidates(g) {
-			if d, err := g.inspect(n.name); err == nil {
+		names, _, ctls, err := g.domainNames()
+		if err != nil {
+			return err
+		}
+		sort.Strings(names)
+		h, o := g.host(), domain.Opts{ParseDef: true, ParseLive: true, Controllers: ctls}
+		all, _ := inspectAll(names, func(name string) (*domain.Domain, error) { return h.Inspect(name, o) })
+		for _, d := range all {
+			if d != nil {
+				g.warn(d.Warnings)
 				doms = append(doms, d)
 			}
 		}
