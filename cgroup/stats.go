@@ -136,7 +136,11 @@ func MemoryStat(paths map[string]string) (*MemoryStats, error) {
 	fail := func(err error) (*MemoryStats, error) {
 		return nil, fmt.Errorf("cgroup %s: %w", cgroupName(paths), err)
 	}
-	if dir := paths[string(Memory)]; dir != "" && !cgroups.IsCgroup2UnifiedMode() {
+	dir, v2, err := memDir(paths)
+	if err != nil {
+		return nil, err
+	}
+	if !v2 {
 		if m.RSS, err = fscommon.GetValueByKey(dir, "memory.stat", "total_rss"); err != nil {
 			return fail(err)
 		}
@@ -149,7 +153,6 @@ func MemoryStat(paths map[string]string) (*MemoryStats, error) {
 		}
 		return m, nil
 	}
-	dir := paths[string(Unified)]
 	if m.RSS, err = fscommon.GetValueByKey(dir, "memory.stat", "anon"); err != nil {
 		return fail(err)
 	}
