@@ -1,7 +1,6 @@
 package console
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"sync/atomic"
@@ -23,13 +22,21 @@ var holdPeer = true
 
 // ptyMaster is one pty master the server relays: its output pump and its
 // input writer, each a goroutine that ends when the master is detached.
+//
+// Both wait in their own system calls on a private epoll instance, not in
+// Go's netpoller: with the master in the netpoller every burst of output
+// also woke the runtime's poller thread and the scheduler (futex, epoll,
+// nanosleep around each 4 KiB pty read), which cost the relay about as
+// much CPU as the copying itself.
 type ptyMaster struct {
-	f    *os.File // non-blocking, in Go's (edge-triggered) netpoller
+	f    *os.File // non-blocking, not in Go's netpoller (see openMaster)
 	rc   syscall.RawConn
 	peer int // a slave fd held by the relay, or -1
-	// rawFd is f's descriptor, for the pump only: f is closed only after
-	// the pump has stopped.
-	rawFd int
+	// fd is f's descriptor; f is closed only after both goroutines ended.
+	fd int
+	// ep is the pump's epoll instance: the master (edge-triggered) and
+	// wake. wake is an eventfd written once by stop; it stays readable.
+	ep, wake int
 
 	in       chan []byte  // client input the pty could not take at once
 	queued   atomic.Int32 // packets in (or being written from) in
@@ -39,7 +46,7 @@ type ptyMaster struct {
 }
 
 // openMaster takes its own duplicate of f; the caller keeps f.
-func openMaster(f *os.File) (*ptyMaster, error) {
+func openMaster(f *os.File) (_ *ptyMaster, retErr error) {
 	rc, err := f.SyscallConn()
 	if err != nil {
 		return nil, err
@@ -53,47 +60,78 @@ func openMaster(f *os.File) (*ptyMaster, error) {
 	if cerr != nil {
 		return nil, fmt.Errorf("duplicate the pty master: %w", cerr)
 	}
-	if _, err := unix.IoctlGetUint32(fd, unix.TIOCGPTN); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("%s is not a pty master: %w", f.Name(), err)
-	}
-	// O_NONBLOCK lives in the open file description, which f shares; the
-	// caller is expected to close f once SetMaster returns.
-	if err := unix.SetNonblock(fd, true); err != nil {
-		unix.Close(fd)
-		return nil, err
-	}
 	m := &ptyMaster{
-		f:        os.NewFile(uintptr(fd), "pty-master"),
 		peer:     -1,
-		rawFd:    fd,
+		fd:       fd,
+		ep:       -1,
+		wake:     -1,
 		in:       make(chan []byte, 16),
 		quit:     make(chan struct{}),
 		pumpDone: make(chan struct{}),
 		inDone:   make(chan struct{}),
 	}
-	// A non-blocking fd is registered with the netpoller by os.NewFile;
-	// deadlines work only then, and the relay needs them.
-	if err := m.f.SetReadDeadline(time.Time{}); err != nil {
-		m.f.Close()
-		return nil, fmt.Errorf("pty master cannot be polled: %w", err)
+	defer func() {
+		if retErr != nil {
+			m.closeFds()
+		}
+	}()
+	if _, err := unix.IoctlGetUint32(fd, unix.TIOCGPTN); err != nil {
+		return nil, fmt.Errorf("%s is not a pty master: %w", f.Name(), err)
+	}
+	// os.NewFile puts a non-blocking fd in Go's netpoller, and a blocking
+	// one not; the relay wants it out of the netpoller (see ptyMaster) but
+	// non-blocking, so the file is made while the fd is still blocking.
+	// O_NONBLOCK lives in the open file description, which f shares; the
+	// caller is expected to close f once SetMaster returns.
+	if err := unix.SetNonblock(fd, false); err != nil {
+		return nil, err
+	}
+	m.f = os.NewFile(uintptr(fd), "pty-master")
+	if err := unix.SetNonblock(fd, true); err != nil {
+		return nil, err
 	}
 	if m.rc, err = m.f.SyscallConn(); err != nil {
-		m.f.Close()
 		return nil, err
+	}
+	if m.wake, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
+		return nil, fmt.Errorf("console relay: eventfd: %w", err)
+	}
+	if m.ep, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
+		return nil, fmt.Errorf("console relay: epoll: %w", err)
+	}
+	// Edge-triggered: a master with no slave open reports HUP for as long
+	// as that lasts, and must wake the pump once, not in a loop.
+	if err := unix.EpollCtl(m.ep, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLET, Fd: int32(fd)}); err != nil {
+		return nil, fmt.Errorf("console relay: epoll: %w", err)
+	}
+	if err := unix.EpollCtl(m.ep, unix.EPOLL_CTL_ADD, m.wake, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(m.wake)}); err != nil {
+		return nil, fmt.Errorf("console relay: epoll: %w", err)
 	}
 	if holdPeer {
 		// O_NOCTTY: the controller is a session leader without a
 		// controlling terminal and must not acquire the container's.
-		// Failure is not fatal: the EIO path below copes without it.
-		_ = m.rc.Control(func(raw uintptr) {
-			p, _, errno := unix.Syscall(unix.SYS_IOCTL, raw, unix.TIOCGPTPEER, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC)
-			if errno == 0 {
-				m.peer = int(p)
-			}
-		})
+		// Failure is not fatal: the relay copes with a hung-up master.
+		p, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.TIOCGPTPEER, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC)
+		if errno == 0 {
+			m.peer = int(p)
+		}
 	}
 	return m, nil
+}
+
+// closeFds closes what openMaster opened, once no goroutine uses it.
+func (m *ptyMaster) closeFds() {
+	if m.f != nil {
+		m.f.Close()
+	} else if m.fd >= 0 {
+		unix.Close(m.fd)
+	}
+	for _, fd := range []*int{&m.ep, &m.wake, &m.peer} {
+		if *fd >= 0 {
+			unix.Close(*fd)
+			*fd = -1
+		}
+	}
 }
 
 // setWinsize applies a window size to the pty; the kernel sends SIGWINCH
@@ -108,33 +146,37 @@ func (m *ptyMaster) setWinsize(ws *unix.Winsize) error {
 	return ierr
 }
 
-// read reads what the master has, parking the goroutine until the next
-// edge-triggered event when there is nothing. EIO (no slave open: init
-// closed /dev/console, or nothing opened it yet) and EAGAIN are the same
-// to the relay: wait. Go's netpoller registers the fd with EPOLLET, so a
-// master stuck in HUP does not wake us again until something changes (a
-// slave is opened and written to), and an idle relay makes no syscalls.
-func (m *ptyMaster) read(p []byte) (int, error) {
-	var n int
-	var rerr error
-	err := m.rc.Read(func(fd uintptr) bool {
-		for {
-			n, rerr = unix.Read(int(fd), p)
-			if rerr != unix.EINTR {
-				break
+// wait blocks until the master may have output (an edge: new data, or a
+// change of its hung-up state) or stop was called; false means stop.
+// EIO (no slave open: init closed /dev/console, or nothing opened it yet)
+// and EAGAIN are the same to the relay: wait. The master is registered
+// edge-triggered, so one stuck in HUP does not wake us again until
+// something changes, and an idle relay makes no system calls.
+func (m *ptyMaster) wait() bool {
+	var evs [2]unix.EpollEvent
+	for {
+		n, err := unix.EpollWait(m.ep, evs[:], -1)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			// Cannot happen with a valid epoll fd; never spin on it.
+			select {
+			case <-m.quit:
+				return false
+			case <-time.After(time.Second):
+				continue
 			}
 		}
-		switch {
-		case rerr == unix.EAGAIN, rerr == unix.EIO, rerr == nil && n == 0:
-			n, rerr = 0, nil
-			return false
+		for _, ev := range evs[:n] {
+			if int(ev.Fd) == m.wake {
+				return false
+			}
 		}
-		return true
-	})
-	if err != nil {
-		return 0, err
+		if n > 0 {
+			return true
+		}
 	}
-	return n, rerr
 }
 
 // pump moves container output to the log and the client until quit.
@@ -154,28 +196,14 @@ func (s *Server) pump(m *ptyMaster) {
 	defer close(m.pumpDone)
 	buf := make([]byte, 1+readSize)
 	buf[0] = PktOut
-	backoff := time.Duration(0)
 	for {
-		n, err := m.read(buf[1:])
-		if n > 0 {
-			n += m.readMore(buf[1+n:])
+		if n := m.readMore(buf[1:]); n > 0 {
 			s.emit(buf[:1+n])
-			backoff = 0
 			continue
 		}
-		if err == nil {
-			continue
+		if !m.wait() {
+			break
 		}
-		// stop() expires the read deadline after closing quit. Any other
-		// error is unexpected: never spin, and never give up while the
-		// container may live.
-		backoff = min(max(2*backoff, 10*time.Millisecond), time.Second)
-		select {
-		case <-m.quit:
-		case <-time.After(backoff):
-			continue
-		}
-		break
 	}
 	// Final drain, bounded so a container still writing cannot hold us.
 	for range 64 {
@@ -189,11 +217,11 @@ func (s *Server) pump(m *ptyMaster) {
 
 // readMore reads what the master has right now into p, without waiting
 // for more: fewer, larger packets, and the pty is emptied sooner. Only
-// the pump calls it, so rawFd is open.
+// the pump calls it, so fd is open.
 func (m *ptyMaster) readMore(p []byte) int {
 	n := 0
 	for len(p)-n >= 4096 {
-		k, err := unix.Read(m.rawFd, p[n:])
+		k, err := unix.Read(m.fd, p[n:])
 		if err == unix.EINTR {
 			continue
 		}
@@ -214,9 +242,9 @@ func (m *ptyMaster) writeIn() {
 	for {
 		select {
 		case p := <-m.in:
-			_, err := m.f.Write(p)
+			ok := m.writeAll(p)
 			m.queued.Add(-1)
-			if errors.Is(err, os.ErrClosed) {
+			if !ok {
 				return
 			}
 		case <-m.quit:
@@ -225,34 +253,59 @@ func (m *ptyMaster) writeIn() {
 	}
 }
 
+// writeAll writes p to the master, waiting for room; false means stop.
+// Errors other than a full pty (EIO: no slave open) drop the rest of p,
+// as a terminal with nobody reading it would.
+func (m *ptyMaster) writeAll(p []byte) bool {
+	fds := [2]unix.PollFd{{Fd: int32(m.fd), Events: unix.POLLOUT}, {Fd: int32(m.wake), Events: unix.POLLIN}}
+	for len(p) > 0 {
+		k, err := unix.Write(m.fd, p)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+		case err != nil:
+			return true
+		default:
+			p = p[k:]
+			continue
+		}
+		fds[0].Revents, fds[1].Revents = 0, 0
+		if _, err := unix.Poll(fds[:], -1); err != nil && err != unix.EINTR {
+			return true
+		}
+		if fds[1].Revents != 0 {
+			return false
+		}
+		if fds[0].Revents&(unix.POLLHUP|unix.POLLERR|unix.POLLNVAL) != 0 && fds[0].Revents&unix.POLLOUT == 0 {
+			return true // no slave: drop, never spin
+		}
+	}
+	return true
+}
+
 // tryWrite writes what the master takes now, without waiting; errors
 // count as nothing written (the queued path sorts them out).
 func (m *ptyMaster) tryWrite(p []byte) int {
 	n := 0
-	_ = m.rc.Control(func(fd uintptr) {
-		for n < len(p) {
-			k, err := unix.Write(int(fd), p[n:])
-			if err == unix.EINTR {
-				continue
-			}
-			if k <= 0 || err != nil {
-				return
-			}
-			n += k
+	for n < len(p) {
+		k, err := unix.Write(m.fd, p[n:])
+		if err == unix.EINTR {
+			continue
 		}
-	})
+		if k <= 0 || err != nil {
+			break
+		}
+		n += k
+	}
 	return n
 }
 
 // stop ends the goroutines of m after a final drain and closes its fds.
 func (m *ptyMaster) stop() {
 	close(m.quit)
-	_ = m.f.SetReadDeadline(time.Unix(1, 0)) // wake the pump
+	_, _ = unix.Write(m.wake, []byte{1, 0, 0, 0, 0, 0, 0, 0}) // wakes the pump and writeIn
 	<-m.pumpDone
-	m.f.Close() // wakes a writer blocked on a full pty
 	<-m.inDone
-	if m.peer >= 0 {
-		unix.Close(m.peer)
-		m.peer = -1
-	}
+	m.closeFds()
 }
