@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lxctl/lxctl/console"
+	"github.com/lxctl/lxctl/domain"
 )
 
 type consoleOptions struct {
@@ -60,7 +61,21 @@ func runConsole(g *globals, arg string, opts *consoleOptions) error {
 	if err != nil {
 		return err
 	}
-	return g.attach(d.Name, sock, esc, opts)
+	if err := g.attach(d.Name, sock, esc, opts); err != nil {
+		return err
+	}
+	// The console ends when the container stops, while its controller
+	// still tears it down for a few milliseconds; return once that is
+	// over, so that `lxctl console vm1; lxctl start vm1` works and
+	// domstate after it says shut off. After a detach the domain runs
+	// and this returns at once.
+	if d, err = g.host().Inspect(d.Name, domain.Opts{}); err == nil {
+		_, err = g.host().SettleShutdown(d, domain.Opts{})
+	}
+	if errors.Is(err, domain.ErrUnknown) {
+		return nil // a transient domain is gone once it stopped
+	}
+	return err
 }
 
 // attach connects to a console socket and relays until detach, the end of

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lxctl/lxctl/container"
+	"github.com/lxctl/lxctl/domain"
 	"github.com/lxctl/lxctl/domainxml"
 	"github.com/lxctl/lxctl/network"
 	"github.com/lxctl/lxctl/state"
@@ -83,6 +84,12 @@ func runStart(g *globals, arg string, opts *startOptions) error {
 func startLocked(g *globals, name string, lk *state.Lock, opts *startOptions) error {
 	d, err := g.inspectLocked(name)
 	if err != nil {
+		return err
+	}
+	// A domain whose init has just exited is still being torn down by
+	// its controller for a few milliseconds: `lxctl console vm1; lxctl
+	// start vm1` must not be told it runs.
+	if d, err = g.host().SettleShutdown(d, domain.Opts{HaveLock: true, ParseDef: true, ParseLive: true}); err != nil {
 		return err
 	}
 	if d.Active() {

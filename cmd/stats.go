@@ -34,12 +34,13 @@ func statsCommands(g *globals) []*cobra.Command {
 }
 
 // virDomainState and its reasons, the numbers domstats prints.
-var stateCodes = map[string]int{"running": 1, "paused": 3, "shut off": 5}
+var stateCodes = map[string]int{"running": 1, "paused": 3, "in shutdown": 4, "shut off": 5}
 
 var reasonCodes = map[string]map[string]int{
-	"running":  {"unknown": 0, "booted": 1, "unpaused": 5},
-	"paused":   {"unknown": 0, "user": 1},
-	"shut off": {"unknown": 0, "shutdown": 1, "destroyed": 2, "crashed": 3, "failed": 6},
+	"running":     {"unknown": 0, "booted": 1, "unpaused": 5},
+	"paused":      {"unknown": 0, "user": 1},
+	"in shutdown": {"unknown": 0},
+	"shut off":    {"unknown": 0, "shutdown": 1, "destroyed": 2, "crashed": 3, "failed": 6},
 }
 
 type domStatsOptions struct {

@@ -64,6 +64,9 @@ type Domain struct {
 	// ReasonDetail is what the kernel said about a stop, when it did
 	// ("memory limit hit" for a crash with OOM kills).
 	ReasonDetail string
+	// tornDown: the controller lives but the domain's cgroups and record
+	// are gone; it is exiting at the end of a teardown.
+	tornDown bool
 	// Warnings say where the records disagree with the host: a missing
 	// or damaged record, a record naming a process that is not the
 	// domain's controller, or cgroups that are not the domain's.
@@ -274,6 +277,10 @@ func (h *Host) controllerOf(d *Domain, rec *state.Status, recErr error, o Opts) 
 		return nil, nil
 	}
 	switch {
+	case errors.Is(recErr, state.ErrNotFound) && h.cgroupsGone(d, rec):
+		// The last moment of a teardown: the controller has removed the
+		// domain's cgroups and its runtime dir and is exiting.
+		d.tornDown = true
 	case errors.Is(recErr, state.ErrNotFound):
 		d.warn("domain '%s' runs (controller %d) but its status record is missing", d.Name, found.PID)
 	case recErr != nil:
@@ -319,6 +326,9 @@ func (h *Host) Inspect(name string, o Opts) (*Domain, error) {
 			d.State, d.Reason = virshState(rec.State), rec.Reason
 			h.checkCgroups(d, rec)
 			h.checkFrozen(d, rec)
+			h.checkInit(d, rec)
+		} else if d.tornDown {
+			d.State, d.Reason = StateInShutdown, "unknown"
 		} else {
 			h.checkFrozen(d, nil)
 		}
@@ -362,6 +372,25 @@ func (h *Host) Inspect(name string, o Opts) (*Domain, error) {
 	return d, nil
 }
 
+// checkInit says "in shutdown" (libvirt's word for a domain on its way
+// down) for a domain whose controller lives but whose recorded init is
+// dead: the controller is tearing the domain down, or restarting init for
+// a reboot. The record alone would say running until the controller is
+// gone, and a start or a script reading domstate in that moment would be
+// told the domain runs when nothing of it does.
+func (h *Host) checkInit(d *Domain, rec *state.Status) {
+	if d.State != "running" && d.State != "paused" || rec.InitPID <= 0 {
+		return
+	}
+	if !state.Alive(rec.InitPID, rec.InitStart) {
+		d.State, d.Reason = StateInShutdown, "unknown"
+	}
+}
+
+// StateInShutdown is the state of a domain whose init is gone while its
+// controller tears it down (virsh's "in shutdown").
+const StateInShutdown = "in shutdown"
+
 // checkCgroups warns when the record's cgroup paths are not the domain's
 // own (derived) ones: they are never used.
 func (h *Host) checkCgroups(d *Domain, rec *state.Status) {
@@ -377,6 +406,33 @@ func (h *Host) checkCgroups(d *Domain, rec *state.Status) {
 	}
 }
 
+// partitionOf is the cgroup partition of d as far as is known: its
+// config's, else the record's, else the default.
+func partitionOf(d *Domain, rec *state.Status) string {
+	if d.Live != nil || d.Def != nil {
+		if p, err := container.Partition(d.Config()); err == nil {
+			return p
+		}
+	} else if rec != nil && rec.CgroupPath != "" {
+		return filepath.Dir(rec.CgroupPath)
+	}
+	return container.DefaultPartition
+}
+
+// cgroupsGone says whether the domain has no cgroup dir in any hierarchy.
+func (h *Host) cgroupsGone(d *Domain, rec *state.Status) bool {
+	dirs, err := container.CgroupDirs(h.L, d.Name, partitionOf(d, rec))
+	if err != nil {
+		return false
+	}
+	for _, dir := range dirs {
+		if exists(dir) {
+			return false
+		}
+	}
+	return true
+}
+
 // checkFrozen makes "running" or "paused" the freezer's word rather than
 // the record's: the controller records a pause or resume before it
 // answers, but a controller killed between the two, or a hand on the
@@ -388,15 +444,7 @@ func (h *Host) checkFrozen(d *Domain, rec *state.Status) {
 	if d.State != "running" && d.State != "paused" {
 		return
 	}
-	part := container.DefaultPartition
-	if d.Live != nil || d.Def != nil {
-		if p, err := container.Partition(d.Config()); err == nil {
-			part = p
-		}
-	} else if rec != nil && rec.CgroupPath != "" {
-		part = filepath.Dir(rec.CgroupPath)
-	}
-	dirs, err := container.CgroupDirs(h.L, d.Name, part)
+	dirs, err := container.CgroupDirs(h.L, d.Name, partitionOf(d, rec))
 	if err != nil {
 		return
 	}
@@ -558,4 +606,31 @@ func (h *Host) Lookup(arg string) (*Domain, error) {
 		return nil, err
 	}
 	return h.Inspect(name, Opts{ParseDef: true, ParseLive: true})
+}
+
+// shutdownWait bounds how long a command waits for a controller that is
+// tearing its domain down; teardown takes milliseconds, so running out
+// means something is stuck, and the caller is told the domain runs.
+const shutdownWait = 10 * time.Second
+
+// SettleShutdown waits while d is "in shutdown" (init dead, controller
+// tearing down) and returns the domain as it is afterwards: shut off once
+// the controller has exited, or running again when the controller was
+// restarting init for a reboot. It wakes on the controller's exit (a
+// pidfd) and looks again every few milliseconds for a new init. Any other
+// state is returned as it is.
+func (h *Host) SettleShutdown(d *Domain, o Opts) (*Domain, error) {
+	deadline := time.Now().Add(shutdownWait)
+	for d.State == StateInShutdown && time.Now().Before(deadline) {
+		ctl := d.Controller
+		// Returns at the controller's exit (its teardown has recorded the
+		// stop) or after the slice, to look for a rebooted init.
+		_ = state.WaitGone(ctl.PID, ctl.Start, 20*time.Millisecond)
+		nd, err := h.Inspect(d.Name, o)
+		if err != nil {
+			return nil, err
+		}
+		d = nd
+	}
+	return d, nil
 }

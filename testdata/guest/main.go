@@ -230,6 +230,15 @@ func step(args []string) ([]string, error) {
 	case "cat":
 		_, err := io.Copy(os.Stdout, os.Stdin)
 		return args[1:], err
+	case "readline":
+		// One line from the console, byte by byte so nothing after it is
+		// taken: the test's console client says "go on".
+		b := make([]byte, 1)
+		for {
+			if _, err := os.Stdin.Read(b); err != nil || b[0] == '\n' {
+				return args[1:], err
+			}
+		}
 	case "info":
 		h, _ := os.Hostname()
 		wd, _ := os.Getwd()
