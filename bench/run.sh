@@ -6,13 +6,15 @@
 # Knobs (environment):
 #   TOOLS        tools to compare (default "lxctl runc crun lxc"; the adapters in
 #                anchors/tools/ also have conmon-runc conmon-crun nspawn)
-#   SCENARIOS    default "f a b c d p i e g go" (f floor, a run-to-completion,
+#   SCENARIOS    default "f a b c d m p i e g go" (f floor, a run-to-completion,
 #                b detached start/stop, c teardown of 501 processes, d resident
-#                memory, p 50 started and stopped 8 at a time, i idle CPU,
+#                memory, m resident memory each with 10 running, p 50 started
+#                and stopped 8 at a time, i idle CPU,
 #                e console, g growth, go Go benchmarks)
 #   BENCH_N      rounds for b (default 10); c and d use BENCH_N_CD (default 5)
 #   A_ROUNDS/A_RUNS (3/10) for a, E_RUNS (5) for e, F_RUNS (50) for f
 #   P_ROUNDS (3), P_DOMAINS (50), P_JOBS (8), TOOLS_P (default TOOLS) for p
+#   M_ROUNDS (3), M_DOMAINS (10) for m
 #   CONSOLE_BYTES (50000000), PROCS (500), IDLE_S (10), GROWTH_N (10),
 #   GROWTH_LEVELS ("1 10 50"), GROWTH_DEFS (1000), GOBENCHTIME (1s)
 #   SETUP_APT    1 (default): apt-get install what is missing
@@ -23,7 +25,7 @@ export ANCHORS_DIR=$BENCH/anchors
 source "$ANCHORS_DIR/env.sh"
 export ANC TOOLS LXCTL LXROOT NETNS CONSOLE_BYTES
 [[ $(id -u) == 0 ]] || { echo "make bench: run as root (containers, cgroups, namespaces)" >&2; exit 1; }
-SCENARIOS=${SCENARIOS:-"f a b c d p i e g go"}
+SCENARIOS=${SCENARIOS:-"f a b c d m p i e g go"}
 
 SETUP_APT=${SETUP_APT:-1} "$ANCHORS_DIR/setup.sh" >&2 || { echo "bench: setup failed" >&2; exit 1; }
 mkdir -p "$ANC/bin" "$ANC/results"
@@ -63,6 +65,7 @@ for s in $SCENARIOS; do
     d) N=${BENCH_N_CD:-5} "$ANCHORS_DIR/scenarios/d_memory.sh" >/dev/null ;;
     i) "$BENCH/idle.sh" >/dev/null ;;
     e) TOOLS_E=$TOOLS RUNS=${E_RUNS:-5} WARMUP=${E_WARMUP:-1} "$ANCHORS_DIR/scenarios/e_console.sh" >/dev/null ;;
+    m) "$BENCH/memory10.sh" >/dev/null ;;
     p) "$BENCH/parallel.sh" >/dev/null ;;
     g) if [[ " $TOOLS " == *" lxctl "* ]]; then "$BENCH/growth.sh" >/dev/null; fi ;;
     go) (cd "$REPO" && go test -run '^$' -bench . -benchmem -benchtime="${GOBENCHTIME:-1s}" ./domainxml ./state) 2>&1 |

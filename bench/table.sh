@@ -12,6 +12,23 @@ function cell(k) { if (!(k in med)) return "–"; if (!(k in mn)) return "**" fm
 function ratio(a, b) { if (a == "" || b == "" || b+0 == 0) return "–"; return sprintf("%.2f×", a/b) }
 function isort(a, n,   i, j, t) { for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j+1] = a[j]; a[j+1] = t } return n }
 function num(x) { return (x ~ /^-?[0-9.]+$/) ? x+0 : "" }
+# best(scenario, metric, "min"|"max"): the key of the median of the best peer
+function best(s, m, how,   k, q, b, bk) { bk = ""
+  for (k in med) { split(k, q, "|"); if (q[1] != s || q[3] != m || q[2] == "lxctl" || q[2] ~ /^(raw|floor)/ || q[2] ~ /-0$/) continue
+    if (bk == "" || (how == "min" ? med[k] + 0 < b : med[k] + 0 > b)) { b = med[k] + 0; bk = k } }
+  return bk }
+function peer(k,   q) { split(k, q, "|"); return q[2] }
+# verdict(label, lxctl key, reference key, "le"|"ge"|"", bound): ratio of medians against a bound (1.0)
+function verdict(label, a, b, how, bound,   r, v) {
+  if (!(a in med) || !(b in med) || med[b] + 0 == 0) return
+  if (bound == "") bound = 1.0
+  r = med[a] / med[b]
+  v = (how == "le") ? (r <= bound ? "met" : "**missed**") : (how == "ge") ? (r >= bound ? "met" : "**missed**") : "–"
+  printf "| %s | %s | %s %s | %.2f× | %s |\n", label, fmt(med[a]), peer(b), fmt(med[b]), r, v }
+# limit(label, key, bound): a median against an absolute bound
+function limit(label, a, bound) {
+  if (!(a in med)) return
+  printf "| %s | %s | %s | – | %s |\n", label, fmt(med[a]), bound, (med[a] + 0 <= bound ? "met" : "**missed**") }
 /^RESULT/ {
   delete kv
   for (i = 2; i <= NF; i++) { split($i, p, "="); kv[p[1]] = p[2] }
@@ -38,6 +55,9 @@ END {
   R[++nr] = "d|resident_rss_kb|**d** resident host process VmRSS, kB||"
   R[++nr] = "d|resident_pss_kb|d resident host process PSS, kB||"
   R[++nr] = "d|payload_rss_kb|d payload (sleep) VmRSS, kB||"
+  R[++nr] = "m|resident_pss_kb|**m** resident process PSS each, 10 running, kB||"
+  R[++nr] = "m|resident_private_kb|m its private memory each, 10 running, kB||"
+  R[++nr] = "m|resident_threads|m its threads||"
   R[++nr] = "p|start_all_ms|**p** 50 started, 8 at a time, wall ms||"
   R[++nr] = "p|stop_all_ms|p 50 stopped, 8 at a time, wall ms||"
   R[++nr] = "p|stop_all_to_dead_ms|p 50 stopped until every init dead, ms||"
@@ -68,6 +88,26 @@ END {
     line = line " | " (fl != "" ? ratio(num(med[kl]), num(med[kf])) : "") " |"
     print line
   }
+  # the targets of issue 14, from the medians above
+  print "\n| target (issue 14) | lxctl | against | ratio | verdict |"; print "|---|---|---|---|---|"
+  verdict("detached start ≤ 1.0× crun", "b|lxctl|start_ms", "b|crun|start_ms", "le")
+  verdict("detached start ≤ 1.0× LXC (the goal after that)", "b|lxctl|start_ms", "b|lxc|start_ms", "le")
+  verdict("stop until dead, 1 process, ≤ 1.0× the fastest peer", "b|lxctl|stop_to_dead_ms", best("b", "stop_to_dead_ms", "min"), "le")
+  verdict("stop until dead, 501 processes, ≤ 1.0× crun", "c|lxctl|stop_to_dead_ms", "c|crun|stop_to_dead_ms", "le")
+  verdict("console throughput ≥ 1.0× the fastest peer", "e|lxctl|net_MBps", best("e", "net_MBps", "max"), "ge")
+  limit("controller PSS ≤ 1.5 MB each, 10 running (kB)", "m|lxctl|resident_pss_kb", 1500)
+  limit("controller private ≤ 1.2 MB each, 10 running (kB)", "m|lxctl|resident_private_kb", 1200)
+  verdict("50 started 8 at a time (no target; against crun)", "p|lxctl|start_all_ms", "p|crun|start_all_ms", "")
+  verdict("50 started 8 at a time (no target; against LXC)", "p|lxctl|start_all_ms", "p|lxc|start_all_ms", "")
+  verdict("50 stopped 8 at a time until dead (no target; against crun)", "p|lxctl|stop_all_to_dead_ms", "p|crun|stop_all_to_dead_ms", "")
+  verdict("no regression: start with 50 running ÷ with 1 ≤ 1.1×", "g|lxctl|start_ms@50", "g|lxctl|start_ms@1", "le", 1.1)
+  limit("no regression: idle controller CPU over the window (ms)", "i|lxctl|idle_cpu_ms", 0)
+  # round two (2026-11-30 03:34): list with 50 running 5.47 ms, list --all of 1000 10.2 ms; 1.25× for noise
+  limit("no regression: `lxctl list` with 50 running (ms; round two 5.47)", "g|lxctl|list_ms@50", 6.8)
+  limit("no regression: `lxctl list --all` of 1000 (ms; round two 10.2)", "g|lxctl|list_all_ms@1000", 12.8)
+  left = ""; nl = 0
+  for (k in med) if (k ~ /^[bcp]\|lxctl\|(cgroup_dirs_left|alive_at_return|survivors_after)$/) { nl++; if (mx[k] + 0 > 0) left = left " " k "=" mx[k] }
+  if (nl) printf "| no regression: destroy leaves nothing (b, c, p: alive at return, survivors, cgroup dirs; max) | %s | 0 | – | %s |\n", (left == "" ? "0" : left), (left == "" ? "met" : "**missed**")
   # idle with a console client attached (lxctl only)
   if (("i|lxctl|idle_cpu_ms_console_ctrl") in med) {
     printf "\nIdle with `lxctl console` attached (same window): controller %s ms CPU, client %s ms CPU, %s context switches (both).\n", \
