@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/lxctl/lxctl/container"
 )
 
 // cgroupMounts lists the mountpoint of every cgroup hierarchy of this host
@@ -226,5 +228,111 @@ func TestControllerCgroupNewPartition(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(m, part, leaf)); err == nil {
 			t.Errorf("the controller's cgroup %s is left after destroy", filepath.Join(m, part, leaf))
 		}
+	}
+}
+
+// TestDestroyCallerFinishes: lxctl destroy asks the controller to leave its
+// own cgroup and the record of the stop to the command (Request.
+// CallerFinishes), which removes the one and writes the other once the
+// controller has exited. Checked step by step through the control socket:
+// with the field the controller exits still in its cgroup, the runtime dir
+// there; a command that inspects the domain meanwhile waits for the lock
+// and then reports what the destroy recorded, not a death; without the
+// field (an older lxctl) the controller finishes itself; and should the
+// command die after the controller's exit, the next one sweeps what is
+// left and reports the domain failed.
+func TestDestroyCallerFinishes(t *testing.T) {
+	e := newEnv(t)
+	l := e.layout()
+	name := e.name("fin")
+	e.define(e.guestDomain(name, "", "", "print", "up", "sleep"))
+	leaf, err := l.ControllerCgroupLeaf(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	domLeaf, err := l.CgroupLeaf(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func(leaf string) (n int) {
+		for _, m := range cgroupMounts(t) {
+			if dirExists(filepath.Join(m, "machine", leaf)) {
+				n++
+			}
+		}
+		return n
+	}
+	ctlDirs := func() int { return count(leaf) }
+	runDir, _ := l.RunDir(name)
+	sock, _ := container.RunFile(l, name, container.ControlSocketFile)
+	// destroy starts the domain, sends a destroy request and waits for
+	// the controller's exit.
+	destroy := func(callerFinishes bool) {
+		t.Helper()
+		e.ok("start", name)
+		e.waitConsole(name, "up")
+		st := e.status(name)
+		if _, err := container.Call(sock, container.Request{Op: container.OpDestroy, CallerFinishes: callerFinishes}, 30*time.Second); err != nil {
+			t.Fatalf("destroy request (caller finishes: %v): %v", callerFinishes, err)
+		}
+		waitGone(st.ControllerPID)
+		reapAll()
+		if callerFinishes {
+			if n, want := ctlDirs(), len(cgroupMounts(t)); n != want {
+				t.Errorf("controller exited: its cgroup is in %d hierarchies, want all %d (left to the caller)", n, want)
+			}
+			if !dirExists(runDir) {
+				t.Errorf("controller exited: the runtime dir is gone, want it left to the caller")
+			}
+		}
+		if n := count(domLeaf); n > 0 {
+			t.Errorf("controller exited: the domain's cgroup is left in %d hierarchies", n)
+		}
+	}
+
+	// The command's part, while another command waits for the lock.
+	destroy(true)
+	lk, err := l.LockDomain(name, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := exec.Command(lxctlBin, "--root", e.root, "domstate", "--reason", name)
+	var out bytes.Buffer
+	c.Stdout, c.Stderr = &out, &out
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Time for domstate to reach the lock wait (Inspect finds the
+	// runtime dir of a controller that is gone and means to sweep it);
+	// were it slower, it would find the stop recorded, and the answer
+	// expected is the same.
+	time.Sleep(300 * time.Millisecond)
+	if err := container.FinishDestroyed(l, name, "/machine"); err != nil {
+		t.Errorf("FinishDestroyed: %v", err)
+	}
+	lk.Unlock()
+	if err := c.Wait(); err != nil || out.String() != "shut off (destroyed)\n\n" {
+		t.Errorf("domstate while destroy finished: %v: %q, want shut off (destroyed)", err, out.String())
+	}
+	if n := ctlDirs(); n > 0 || dirExists(runDir) {
+		t.Errorf("after FinishDestroyed: controller cgroup in %d hierarchies, runtime dir there: %v", n, dirExists(runDir))
+	}
+
+	// An older lxctl's request: the controller finishes itself.
+	destroy(false)
+	if n := ctlDirs(); n > 0 || dirExists(runDir) {
+		t.Errorf("controller finished itself: its cgroup in %d hierarchies, runtime dir there: %v", n, dirExists(runDir))
+	}
+	if got := e.ok("domstate", "--reason", name); got != "shut off (destroyed)\n\n" {
+		t.Errorf("domstate after a destroy the controller finished: %q", got)
+	}
+
+	// The command died once the controller had exited: swept.
+	destroy(true)
+	if got := e.ok("domstate", "--reason", name); got != "shut off (failed)\n\n" {
+		t.Errorf("domstate after a destroy whose command died: %q", got)
+	}
+	if d := cgroupDirs(name); len(d) > 0 || dirExists(runDir) {
+		t.Errorf("after the sweep: cgroups %v, runtime dir there: %v", d, dirExists(runDir))
 	}
 }

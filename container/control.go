@@ -35,6 +35,16 @@ type Request struct {
 	// Mode is how shutdown and reboot reach init: ModeAuto (""),
 	// ModeSignal, ModeInitctl, or for reboot ModeHard.
 	Mode string `json:"mode,omitempty"`
+	// CallerFinishes (destroy): the controller tears the domain down
+	// but leaves its own cgroup and the record of the stop to the
+	// caller, which holds the domain lock, waits for the controller's
+	// exit, then removes that cgroup and records the stop
+	// (FinishDestroyed). Leaving its cgroup itself would cost the
+	// controller a cgroup move, which waits for an RCU grace period
+	// asleep with the kernel's cgroup mutex held (7-18 ms here), so every
+	// cgroup.kill, cgroup.freeze and rmdir of the stop would wait too. A
+	// controller that does not know the field finishes itself, as before.
+	CallerFinishes bool `json:"caller_finishes,omitempty"`
 }
 
 // Response is the controller's answer.

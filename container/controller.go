@@ -72,6 +72,10 @@ type controller struct {
 	asked Event
 	// trim is the pending trimResident of the last (re)start.
 	trim *time.Timer
+	// callerFinishes is set when the destroy request's caller removes
+	// ownCg and records the stop once this process has exited
+	// (Request.CallerFinishes).
+	callerFinishes bool
 }
 
 // RunController is the body of the hidden controller command. sync is the
@@ -307,6 +311,10 @@ func (c *controller) joinedCgroup() error {
 func (c *controller) leaveCgroup() {
 	_ = c.joinedCgroup()
 	if c.ownCg == nil {
+		return
+	}
+	if c.callerFinishes {
+		c.ownCg = nil
 		return
 	}
 	var err error
@@ -823,7 +831,9 @@ func virshWord(state string) string {
 }
 
 // destroy kills the container and tears everything down, then answers the
-// request, so that a "destroyed" reply means nothing is left.
+// request, so that a "destroyed" reply means nothing is left but this
+// process, which exits next (and, when the request leaves them to the
+// caller, the cgroup it is in and the record of the stop).
 func (c *controller) destroy(r *controlRequest) error {
 	// SIGKILL to init first, which needs no cgroup lock: the kernel takes
 	// the whole pid namespace down with it, while the controller moves out
@@ -833,7 +843,11 @@ func (c *controller) destroy(r *controlRequest) error {
 	if c.proc != nil {
 		_ = c.proc.Signal(unix.SIGKILL)
 	}
-	c.moveOutEarly()
+	if r != nil && r.req.CallerFinishes {
+		c.callerFinishes = true
+	} else {
+		c.moveOutEarly()
+	}
 	err := c.stopInit()
 	err = errors.Join(err, c.teardown("destroyed", 0, "SIGKILL"))
 	if r != nil {
@@ -893,11 +907,19 @@ func (c *controller) teardown(reason string, code int, sig string) error {
 	releaseImages(&c.storage)
 	step("teardown: storage released")
 	// The controller's own cgroup goes before the stop is recorded: whoever
-	// sees the domain shut off sees nothing of it left.
-	c.leaveCgroup()
-	step("teardown: own cgroup left and removed")
-	errs = append(errs, finish(c.l, c.name, reason, detail, code, sig))
-	step("teardown: stop recorded")
+	// sees the domain shut off sees nothing of it left. lxctl destroy,
+	// holding the domain lock, does both itself once this process has
+	// exited (Request.CallerFinishes); should it die first, the next
+	// command finds the runtime dir of a dead controller and sweeps it.
+	if c.callerFinishes {
+		_ = c.joinedCgroup()
+		step("teardown: own cgroup and the stop's record left to the caller")
+	} else {
+		c.leaveCgroup()
+		step("teardown: own cgroup left and removed")
+		errs = append(errs, finish(c.l, c.name, reason, detail, code, sig))
+		step("teardown: stop recorded")
+	}
 	if err := errors.Join(errs...); err != nil {
 		logrus.Errorf("teardown: %v", err)
 		return err

@@ -59,6 +59,22 @@ func ControllerCgroupDirs(l state.Layout, name, partition string) (map[string]st
 	return cgroup.Paths(filepath.Join(partition, leaf))
 }
 
+// FinishDestroyed ends a destroy whose controller left the last steps to
+// the caller (Request.CallerFinishes) and has exited: its own cgroup in
+// partition, empty now, is removed, then the stop is recorded and the
+// runtime dir removed. Both steps run even if the first fails. The caller
+// holds the domain lock.
+func FinishDestroyed(l state.Layout, name, partition string) error {
+	var errs []error
+	if dirs, err := ControllerCgroupDirs(l, name, partition); err != nil {
+		errs = append(errs, err)
+	} else {
+		errs = append(errs, cgroup.Remove(dirs, ctlCgroupTimeout))
+	}
+	errs = append(errs, finish(l, name, "destroyed", "", 0, "SIGKILL"))
+	return errors.Join(errs...)
+}
+
 // ctlCgroupTimeout bounds the removal of a dead controller's cgroup: it
 // is empty once the controller has exited; anything still in it after
 // this is reported, not waited for.

@@ -350,10 +350,11 @@ func (h *Host) Inspect(name string, o Opts) (*Domain, error) {
 		if rec != nil {
 			h.checkCgroups(d, rec)
 		}
-		if err := h.sweepDead(d, o.HaveLock); err != nil {
+		again, err := h.sweepDead(d, o.HaveLock)
+		if err != nil {
 			return nil, err
 		}
-		if d.Active() { // started meanwhile
+		if again { // started, or its stop recorded, meanwhile
 			return h.Inspect(name, o)
 		}
 		if !defined {
@@ -490,35 +491,40 @@ func (h *Host) readLive(name string) (*domainxml.Domain, error) {
 	return d, nil
 }
 
-// sweepDead cleans up after a controller that died; d.Controller is set if
-// a controller turned up meanwhile (another command started the domain).
-func (h *Host) sweepDead(d *Domain, haveLock bool) error {
+// sweepDead cleans up after a controller that died. again says that the
+// domain changed while the lock was awaited and is to be inspected anew:
+// a controller turned up (another command started the domain), or the
+// stop was finished and recorded (lxctl destroy records it once the
+// controller has exited, Request.CallerFinishes): that is no death.
+func (h *Host) sweepDead(d *Domain, haveLock bool) (again bool, _ error) {
 	l := h.L
 	if !haveLock {
 		lk, err := l.LockDomain(d.Name, LockWait)
 		if err != nil {
-			return err
+			return false, err
 		}
 		defer lk.Unlock()
 	}
 	rec, recErr := l.ReadStatus(d.Name)
 	if recErr != nil && !errors.Is(recErr, state.ErrNotFound) && !errors.Is(recErr, state.ErrCorrupt) {
-		return recErr
+		return false, recErr
+	}
+	if runDir, _ := l.RunDir(d.Name); !haveLock && errors.Is(recErr, state.ErrNotFound) && !exists(runDir) {
+		return true, nil
 	}
 	var scratch Domain
 	scratch.Name = d.Name
 	ctl, err := h.controllerOf(&scratch, rec, recErr, Opts{})
 	if err != nil {
-		return err
+		return false, err
 	}
 	if ctl != nil {
-		d.Controller = ctl
-		return nil
+		return true, nil
 	}
 	if err := container.Sweep(l, h.target(d, rec, nil), "failed"); err != nil {
-		return fmt.Errorf("domain '%s': its controller died and cleaning up after it failed: %w", d.Name, err)
+		return false, fmt.Errorf("domain '%s': its controller died and cleaning up after it failed: %w", d.Name, err)
 	}
-	return nil
+	return false, nil
 }
 
 // target is what a sweep of d may touch, all derived: the partitions of

@@ -82,13 +82,32 @@ func (h *Host) Destroy(name string) (warnings []string, err error) {
 		if err != nil {
 			return d.Warnings, err
 		}
-		_, err = container.Call(sock, container.Request{Op: container.OpDestroy}, ControlTimeout)
+		// The controller's own cgroup, as the host shows it while the
+		// controller lives (the layout's leaf, in the partition it is
+		// in): with it known, the controller leaves that cgroup and the
+		// record of the stop to this command (Request.CallerFinishes).
+		ctlPart, finishes := controllerPartition(ctl.PID, l, name)
+		resp, err := container.Call(sock, container.Request{Op: container.OpDestroy, CallerFinishes: finishes}, ControlTimeout)
 		switch {
-		case err == nil:
-			// The controller answers once everything is torn down and
-			// then exits; destroy returns when it has, so that nothing of
-			// the domain runs when the user gets the prompt back.
-			return d.Warnings, state.WaitGone(ctl.PID, ctl.Start, ControlTimeout)
+		case err == nil || finishes && resp != nil:
+			// The controller answers once everything is torn down (or
+			// with what of it failed) and then exits; destroy returns when
+			// it has, so that nothing of the domain runs when the user
+			// gets the prompt back. One that answered an error and does
+			// not exit refused the request.
+			wait := ControlTimeout
+			if err != nil {
+				wait = stopGrace
+			}
+			if werr := state.WaitGone(ctl.PID, ctl.Start, wait); werr != nil {
+				return d.Warnings, errors.Join(err, werr)
+			}
+			// A controller that does not know CallerFinishes removed the
+			// runtime dir itself, as its last step.
+			if dir, derr := l.RunDir(name); finishes && derr == nil && exists(dir) {
+				err = errors.Join(err, container.FinishDestroyed(l, name, ctlPart))
+			}
+			return d.Warnings, err
 		case !errors.Is(err, container.ErrNoController) && h.L.IsController(*ctl, name):
 			return d.Warnings, err
 		default:
@@ -183,6 +202,32 @@ func childPartitions(pid int, leaf string) []string {
 		}
 	}
 	return parts
+}
+
+// controllerPartition finds the partition of the controller's own cgroup
+// from /proc/<pid>/cgroup: the hierarchy line whose path ends in the
+// layout's controller leaf for name. ok is false when there is none (a
+// controller that runs elsewhere); its cgroup is then its own business.
+func controllerPartition(pid int, l state.Layout, name string) (partition string, ok bool) {
+	leaf, err := l.ControllerCgroupLeaf(name)
+	if err != nil {
+		return "", false
+	}
+	data, err := state.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
+	if err != nil {
+		return "", false
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		// hierarchy-id:controllers:path
+		f := strings.SplitN(line, ":", 3)
+		if len(f) != 3 || path.Base(f[2]) != leaf {
+			continue
+		}
+		if p := path.Dir(f[2]); p != "/" && p != "." && !strings.Contains(p, "..") {
+			return p, true
+		}
+	}
+	return "", false
 }
 
 // Warn formats warnings for stderr.
