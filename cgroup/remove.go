@@ -78,8 +78,19 @@ func (d dirs) waitEmpty(deadline time.Time, b *backoff) error {
 func (d dirs) rmdirAll() (busy []string, _ error) {
 	var all []string
 	for _, top := range d.all() {
-		// A cgroup's only subdirectories are its child cgroups.
-		err := filepath.WalkDir(top, func(path string, e fs.DirEntry, err error) error {
+		// A cgroup's only subdirectories are its child cgroups, and
+		// kernfs counts them in the directory's link count (2 + the
+		// children): a leaf needs no reading (open, getdents, close).
+		var st unix.Stat_t
+		err := unix.Lstat(top, &st)
+		switch {
+		case isGone(err):
+			continue
+		case err == nil && st.Nlink == 2:
+			all = append(all, top)
+			continue
+		}
+		err = filepath.WalkDir(top, func(path string, e fs.DirEntry, err error) error {
 			if err != nil {
 				if isGone(err) {
 					return nil

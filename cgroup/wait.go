@@ -3,7 +3,8 @@ package cgroup
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
+	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -32,55 +33,77 @@ func readEvent(dir, key string) (string, error) {
 
 // waitEvent waits until the field key of cgroup.events reads want in every
 // one of the cgroup2 directories that still exist (a directory that is gone
-// has no processes left to wait for). The kernel signals a change of that file
-// as an inotify IN_MODIFY, so this sleeps until something happens. The watch
-// is set up before the first read, so no change can slip in between.
+// has no processes left to wait for).
+//
+// It sleeps in poll(2) on the open cgroup.events files: kernfs wakes its
+// pollers (POLLPRI|POLLERR) at once when the file changes, and a read
+// marks the file seen, so a change between a read and the poll is not
+// lost. Not inotify: the kernel passes inotify events on from a
+// workqueue, late on a busy host, and closing an inotify instance that
+// had watches waits for an SRCU grace period (fsnotify's mark reaper):
+// 10-20 ms on a 2-CPU VM, paid by every stop that waited.
 //
 // The kernel rate-limits these notifications to one per 10 ms per file, so
 // a change that closely follows another may be seen up to 10 ms late.
-//
-// Closing an inotify instance that had watches waits for an SRCU grace
-// period (fsnotify's mark reaper): 10-20 ms on a 2-CPU VM. So the state is
-// read once before any watch is made, and a wait whose condition already
-// holds costs no inotify at all.
 func waitEvent(v2 []string, key, want string, deadline time.Time) error {
-	if done, err := eventsAre(v2, key, want); err != nil || done {
-		return err
-	}
-	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
-	if err != nil {
-		return fmt.Errorf("inotify: %w", err)
-	}
-	defer unix.Close(fd)
-	for _, dir := range v2 {
-		_, err := unix.InotifyAddWatch(fd, filepath.Join(dir, "cgroup.events"), unix.IN_MODIFY)
-		if err != nil && !errors.Is(err, unix.ENOENT) {
-			return fmt.Errorf("inotify on %s/cgroup.events: %w", dir, err)
+	var files []*os.File
+	defer func() {
+		for _, f := range files {
+			f.Close()
 		}
-	}
-	buf := make([]byte, 4096)
-	for {
-		done, err := eventsAre(v2, key, want)
+	}()
+	for _, dir := range v2 {
+		f, err := cgroups.OpenFile(dir, "cgroup.events", unix.O_RDONLY)
+		if isGone(err) {
+			continue
+		}
 		if err != nil {
 			return err
 		}
-		if done {
+		files = append(files, f)
+	}
+	buf := make([]byte, 512)
+	fds := make([]unix.PollFd, 0, len(files))
+	for {
+		fds = fds[:0]
+		for _, f := range files {
+			v, err := eventOf(f, key, buf)
+			if isGone(err) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if v != want {
+				fds = append(fds, unix.PollFd{Fd: int32(f.Fd()), Events: unix.POLLPRI})
+			}
+		}
+		if len(fds) == 0 {
 			return nil
 		}
-		ready, err := pollIn(fd, deadline)
+		ready, err := pollFds(fds, deadline)
 		if err != nil {
 			return err
 		}
 		if !ready {
 			return errTimeout
 		}
-		// Drain the events: which file changed does not matter, all are re-read.
-		for {
-			if _, err := unix.Read(fd, buf); err != nil {
-				break
-			}
+	}
+}
+
+// eventOf reads the field key of an open cgroup.events from its start,
+// which also marks the file seen for poll.
+func eventOf(f *os.File, key string, buf []byte) (string, error) {
+	n, err := f.ReadAt(buf, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	for line := range strings.SplitSeq(string(buf[:n]), "\n") {
+		if k, v, ok := strings.Cut(line, " "); ok && k == key {
+			return v, nil
 		}
 	}
+	return "", fmt.Errorf("%s: no %q in cgroup.events", f.Name(), key)
 }
 
 // eventsAre says whether the field key of cgroup.events reads want in every
@@ -101,14 +124,13 @@ func eventsAre(v2 []string, key, want string) (bool, error) {
 	return true, nil
 }
 
-// pollIn waits until fd is readable or the deadline passes.
-func pollIn(fd int, deadline time.Time) (bool, error) {
+// pollFds waits until one of fds reports an event or the deadline passes.
+func pollFds(fds []unix.PollFd, deadline time.Time) (bool, error) {
 	for {
 		ms := msUntil(deadline)
 		if ms == 0 {
 			return false, nil
 		}
-		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 		n, err := unix.Poll(fds, ms)
 		if errors.Is(err, unix.EINTR) {
 			continue
