@@ -72,6 +72,9 @@ type controller struct {
 	asked Event
 	// trim is the pending trimResident of the last (re)start.
 	trim *time.Timer
+	// cgGone: the domain's cgroups were killed and removed (destroy's
+	// stopInit) and teardown need not look again.
+	cgGone bool
 	// callerFinishes is set when the destroy request's caller removes
 	// ownCg and records the stop once this process has exited
 	// (Request.CallerFinishes).
@@ -849,6 +852,9 @@ func (c *controller) destroy(r *controlRequest) error {
 		c.moveOutEarly()
 	}
 	err := c.stopInit()
+	// stopInit killed every task and removed the cgroups: teardown need
+	// not look again.
+	c.cgGone = err == nil
 	err = errors.Join(err, c.teardown("destroyed", 0, "SIGKILL"))
 	if r != nil {
 		r.reply(err)
@@ -874,7 +880,9 @@ func (c *controller) teardown(reason string, code int, sig string) error {
 		}
 	}
 	var errs []error
-	errs = append(errs, killCgroups(c.cgPaths))
+	if !c.cgGone {
+		errs = append(errs, killCgroups(c.cgPaths))
+	}
 	step("teardown: cgroups killed")
 	if c.lc != nil {
 		_ = c.lc.Destroy()

@@ -113,11 +113,14 @@ func (h *Host) Destroy(name string) (warnings []string, err error) {
 		default:
 			// No answer. A controller that is stopping on its own closes
 			// its socket, removes the cgroups, then the runtime dir with
-			// the socket, then exits: while the socket is there, or once
-			// nothing is left, give it a moment rather than kill it in
-			// the middle of its teardown. (A wiped runtime dir with the
-			// container's cgroups still there is no teardown: no wait.)
-			if exists(sock) || !h.hasLeftovers(t) {
+			// the socket, then exits: while the runtime dir is there
+			// (its removal may be under way, the socket already gone),
+			// or once nothing is left, give it a moment rather than kill
+			// it in the middle of its teardown. (A wiped runtime dir with
+			// the container's cgroups still there is no teardown: no
+			// wait.)
+			runDir, _ := l.RunDir(name)
+			if exists(sock) || exists(runDir) || !h.hasLeftovers(t) {
 				_ = state.WaitGone(ctl.PID, ctl.Start, stopGrace)
 			}
 			if !h.L.IsController(*ctl, name) && !h.hasLeftovers(t) {
