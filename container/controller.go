@@ -98,6 +98,13 @@ func RunController(l state.Layout, name string, opts Options, sync *os.File, loc
 	// "init dies with its controller" mean exactly that.
 	runtime.LockOSThread()
 	signal.Ignore(unix.SIGHUP, unix.SIGPIPE)
+	// libcontainer hands its init (this binary's Go runtime, booted
+	// inside every new container for a few milliseconds of sequential
+	// work) no environment but this process's GOMAXPROCS. One P is all
+	// that init uses.
+	if os.Getenv("GOMAXPROCS") == "" {
+		os.Setenv("GOMAXPROCS", "1")
+	}
 	if w, err := openControllerLog(l, name); err == nil {
 		logrus.SetOutput(w)
 	}
