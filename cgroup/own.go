@@ -48,7 +48,10 @@ func Join(rel string, pid int) (map[string]string, error) {
 
 // mkdirCgroup makes dir and its missing parents below the hierarchy's root.
 // A new v1 cpuset cgroup starts with no CPUs and no memory nodes, and a
-// process cannot join it (ENOSPC), so each new level gets its parent's.
+// process cannot join it (ENOSPC), so each new level gets its parent's;
+// so does a level that exists but is still empty: the domain's cgroup
+// setup, which runs alongside the controller's join, may have just made
+// it (a new partition, say) and not filled it yet.
 func mkdirCgroup(root, dir string) error {
 	rel, ok := strings.CutPrefix(dir, root+"/")
 	if !ok || rel == "" || slices.Contains(strings.Split(rel, "/"), "..") {
@@ -59,10 +62,7 @@ func mkdirCgroup(root, dir string) error {
 		parent := cur
 		cur = filepath.Join(cur, part)
 		err := os.Mkdir(cur, 0o755)
-		if errors.Is(err, os.ErrExist) {
-			continue
-		}
-		if err != nil {
+		if err != nil && !errors.Is(err, os.ErrExist) {
 			return fmt.Errorf("make cgroup %s: %w", cur, err)
 		}
 		for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
