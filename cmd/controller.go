@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"syscall"
 
@@ -39,7 +40,7 @@ func init() {
 
 func newControllerCmd(g *globals) *cobra.Command {
 	var opts container.Options
-	var standbyMode bool
+	var standbyMode, delegateMode bool
 	c := &cobra.Command{
 		Use:    controllerCmdName + " NAME",
 		Short:  "Run a domain's controller (started by lxctl start; not for direct use)",
@@ -53,6 +54,9 @@ func newControllerCmd(g *globals) *cobra.Command {
 			return exactArgs("name")(c, args)
 		},
 		RunE: func(c *cobra.Command, args []string) error {
+			if standbyMode && delegateMode {
+				return runDelegate(args)
+			}
 			if standbyMode {
 				return runStandby()
 			}
@@ -84,6 +88,7 @@ func newControllerCmd(g *globals) *cobra.Command {
 	opts.PidsLimit = container.DefaultPidsLimit
 	c.Flags().Var((*pidsLimitValue)(&opts.PidsLimit), "pids-limit", "most tasks the container may have (-1: no limit)")
 	c.Flags().BoolVar(&standbyMode, "standby", false, "wait on fd 3 for lxctl start to hand over a domain")
+	c.Flags().BoolVar(&delegateMode, "delegate", false, "with --standby: run the start command ARGS for the CLI waiting on fd 3, on its streams (fds 4-6)")
 	return c
 }
 
@@ -103,16 +108,9 @@ func runStandby() error {
 	if err != nil {
 		return err
 	}
-	logFd, err := unix.Open(req.Log, unix.O_WRONLY|unix.O_APPEND|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
-	if err != nil {
-		return fmt.Errorf("domain log: %w", err)
+	if err := logToDomainLog(req.Log); err != nil {
+		return err
 	}
-	for _, fd := range []int{1, 2} {
-		if err := unix.Dup3(logFd, fd, 0); err != nil {
-			return fmt.Errorf("domain log: %w", err)
-		}
-	}
-	unix.Close(logFd)
 	if lockFD >= 0 {
 		os.Setenv(container.LockFDEnv, strconv.Itoa(lockFD))
 	}
@@ -134,5 +132,91 @@ func runStandby() error {
 	g := &globals{io: systemIO()}
 	root := newRootCmd(g)
 	root.SetArgs(req.Args)
+	return root.Execute()
+}
+
+// logToDomainLog points stdout and stderr at the domain log.
+func logToDomainLog(path string) error {
+	logFd, err := unix.Open(path, unix.O_WRONLY|unix.O_APPEND|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return fmt.Errorf("domain log: %w", err)
+	}
+	defer unix.Close(logFd)
+	for _, fd := range []int{1, 2} {
+		if err := unix.Dup3(logFd, fd, 0); err != nil {
+			return fmt.Errorf("domain log: %w", err)
+		}
+	}
+	return nil
+}
+
+// runDelegate is a standby that runs the start command args itself, on
+// the streams of the CLI that waits on fd 3 (fds 4-6, see standby.c), and
+// then is the domain's controller: the CLI never boots a Go runtime. The
+// start runs in a goroutine exactly as in a CLI of its own; where it would
+// hand the domain to a standby, it hands it to this process's main
+// goroutine, which runs the controller (it must: the controller's main
+// goroutine is locked to the main thread, see init above) and reports
+// through a pipe the start reads as it would a standby's channel.
+func runDelegate(args []string) error {
+	// The grace period the first cgroup move of a start waits for
+	// begins now (cgroup.WarmMoves).
+	go cgroup.WarmMoves()
+	os.Unsetenv("LXCTL_SYNC_FD")
+	for _, fd := range []int{3, 4, 5, 6} {
+		// Neither the container nor anything else this process starts
+		// may hold the CLI's streams: whoever reads the CLI's output
+		// waits for their end.
+		syscall.CloseOnExec(fd)
+	}
+	cli := &IOStreams{In: os.NewFile(4, "stdin"), Out: os.NewFile(5, "stdout"), ErrOut: os.NewFile(6, "stderr")}
+	standby.Delegate(3)
+	// The start's garbage and the controller setup's together outgrow
+	// the first heap goal: a collection in the middle of the start, for
+	// memory the controller's trim returns anyway once it is over
+	// (container.trimResident).
+	gc := debug.SetGCPercent(-1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		code := execute(&globals{io: cli}, args)
+		debug.SetGCPercent(gc)
+		// Closed before the CLI exits, so that whoever reads its output
+		// sees the end as soon as it has.
+		for _, f := range []any{cli.In, cli.Out, cli.ErrOut} {
+			_ = f.(*os.File).Close()
+		}
+		standby.Reply(code)
+	}()
+	select {
+	case <-done: // the start did not get as far as a controller
+		return nil
+	case h := <-standby.Handoffs():
+		err := runHandedOff(h)
+		standby.ControllerDone()
+		<-done // the start's last words reach the CLI before this exits
+		return err
+	}
+}
+
+// runHandedOff runs the controller of a delegated start in this process.
+func runHandedOff(h standby.Handoff) error {
+	if err := logToDomainLog(h.Log); err != nil {
+		unix.Close(h.Sync) // the start sees the controller gone
+		return err
+	}
+	if h.Lock >= 0 {
+		os.Setenv(container.LockFDEnv, strconv.Itoa(h.Lock))
+	}
+	os.Setenv("LXCTL_SYNC_FD", strconv.Itoa(h.Sync))
+	// This process is the domain's controller from here on: its command
+	// line must say so (see runStandby). Without that, no controller.
+	if err := standby.SetCmdline(append([]string{"lxctl"}, h.Args...)); err != nil {
+		unix.Close(h.Sync)
+		return err
+	}
+	g := &globals{io: systemIO()}
+	root := newRootCmd(g)
+	root.SetArgs(h.Args)
 	return root.Execute()
 }

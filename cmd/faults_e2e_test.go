@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -26,13 +27,19 @@ import (
 // soon as it exists, its CLI is killed, and the test checks that the lock
 // is still held. When the stop came too late (setup already over) or too
 // early (the CLI died before it handed the domain over) the lock is free,
-// rightly; the round is repeated with a fresh domain.
+// rightly; the round is repeated with a fresh domain. A delegate (the
+// standby that runs the start itself, the default) is stopped once it has
+// the domain, its command line the controller's: before that it has not
+// taken the lock, and a start whose CLI is killed then does not happen.
 func TestStartLockCoversControllerSetup(t *testing.T) {
-	for _, mode := range []string{"standby", "exec"} {
+	for _, mode := range []string{"delegate", "standby", "exec"} {
 		t.Run(mode, func(t *testing.T) {
 			e := newEnv(t)
 			var env []string
-			if mode == "exec" {
+			switch mode {
+			case "standby":
+				env = []string{"LXCTL_NO_DELEGATE=1"}
+			case "exec":
 				env = []string{"LXCTL_NO_STANDBY=1"}
 			}
 			for round := 0; ; round++ {
@@ -60,12 +67,13 @@ func lockHeldAfterKilledStart(t *testing.T, e *env, env []string) bool {
 	cliDone := make(chan struct{})
 	go func() { _ = cli.Wait(); close(cliDone) }()
 	ctl := 0
-	// The CLI's child that runs lxctl __controller: the standby, or the
-	// exec'd controller (not the CLI's own fork before the exec, nor the
+	// The CLI's child that runs lxctl __controller: the standby (a
+	// delegate once it has the domain, its --delegate argument gone), or
+	// the exec'd controller (not the CLI's own fork before the exec, nor the
 	// short-lived probe child Go's runtime forks to test pidfd support).
 	for ctl == 0 {
 		for _, k := range childrenOf(cli.Process.Pid) {
-			if args := cmdlineArgs(k); len(args) > 1 && args[1] == "__controller" {
+			if args := cmdlineArgs(k); len(args) > 1 && args[1] == "__controller" && !slices.Contains(args, "--delegate") {
 				ctl = k
 				_ = unix.Kill(ctl, unix.SIGSTOP)
 				break

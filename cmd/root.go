@@ -30,8 +30,16 @@ func (g *globals) layout() state.Layout { return state.NewLayout(g.root) }
 
 // Execute runs the command line and returns the process exit code.
 func Execute() int {
-	g := &globals{io: systemIO()}
+	return execute(&globals{io: systemIO()}, nil)
+}
+
+// execute runs args (nil: the process's own) on g's streams and returns
+// the exit code.
+func execute(g *globals, args []string) int {
 	root := newRootCmd(g)
+	if args != nil {
+		root.SetArgs(args)
+	}
 	err := root.Execute()
 	// A controller booted in advance for a start that did not need it.
 	standby.Release()

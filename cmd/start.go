@@ -1,12 +1,14 @@
 package cmd
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 
 	"github.com/spf13/cobra"
 
 	"github.com/lxctl/lxctl/container"
+	"github.com/lxctl/lxctl/container/standby"
 	"github.com/lxctl/lxctl/domain"
 	"github.com/lxctl/lxctl/domainxml"
 	"github.com/lxctl/lxctl/network"
@@ -73,12 +75,36 @@ func runStart(g *globals, arg string, opts *startOptions) error {
 	if err != nil {
 		return err
 	}
-	lk, err := g.host().Lock(name)
+	lk, err := lockStart(g, name)
 	if err != nil {
 		return err
 	}
 	defer lk.Unlock()
 	return startLocked(g, name, lk, opts)
+}
+
+var errStartGone = errors.New("the lxctl start command went away")
+
+// lockStart takes the domain's lock for a start. A start run by a delegate
+// (container/standby) whose lxctl start was killed before the domain was
+// locked, or while it waited for the lock, does not happen, as when the
+// CLI runs it itself; once the lock is taken the start goes through.
+func lockStart(g *globals, name string) (*state.Lock, error) {
+	if !standby.Delegating() {
+		return g.host().Lock(name)
+	}
+	if standby.CallerGone() {
+		return nil, errStartGone
+	}
+	lk, err := g.layout().LockDomain(name, 0)
+	if !errors.Is(err, state.ErrLocked) {
+		return lk, err
+	}
+	if lk, err = g.host().Lock(name); err == nil && standby.CallerGone() {
+		lk.Unlock()
+		return nil, errStartGone
+	}
+	return lk, err
 }
 
 func startLocked(g *globals, name string, lk *state.Lock, opts *startOptions) error {

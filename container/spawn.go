@@ -129,7 +129,7 @@ func launch(args []string, logFile *os.File, lock *os.File) (*launched, error) {
 			sb.Kill()
 			return nil, err
 		}
-		return &launched{report: sb.Conn, kill: func() { _ = unix.Kill(sb.PID, unix.SIGKILL) }, wait: sb.Wait}, nil
+		return &launched{report: sb.Conn, kill: sb.Abort, wait: sb.Wait}, nil
 	}
 	devNull, err := os.Open(os.DevNull)
 	if err != nil {

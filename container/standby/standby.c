@@ -12,16 +12,27 @@
 // on /dev/null until it opens the domain log, the channel to the CLI as fd 3
 // (LXCTL_SYNC_FD=3), and the real path of the binary (so ps shows lxctl).
 // The original arguments follow on its command line for ps, nothing else.
+//
+// For a plain `lxctl start` (no console to attach, nothing remote) the CLI
+// goes further: it never boots a Go runtime of its own. The standby runs the
+// start command itself ("delegate") on the CLI's stdin, stdout and stderr,
+// passed as fds 4-6, and becomes the domain's controller in the same
+// process; the CLI only waits here for the exit status and exits with it.
+// A start cost three Go runtimes (CLI, controller, libcontainer's init) and
+// work done twice by CLI and controller; a delegated one two.
 
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -46,7 +57,36 @@ static const char *subcommand(int argc, char **argv)
 	return NULL;
 }
 
-static void run_controller(int fd, int argc, char **argv)
+// delegable says whether the start can run in the standby: not when the
+// command attaches a console (the terminal is the CLI's), may run on a
+// remote host (ssh), or only asks for help. Misjudging costs nothing but
+// the time a delegate saves: the Go CLI handles anything.
+static int delegable(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0)
+			break;
+		if (strncmp(a, "--console", 9) == 0 || strncmp(a, "--escape", 8) == 0 ||
+		    strncmp(a, "--connect", 9) == 0 || strncmp(a, "-c", 2) == 0 ||
+		    strcmp(a, "-h") == 0 || strncmp(a, "--help", 6) == 0)
+			return 0;
+	}
+	// The streams handed to the standby must be the caller's own: with one
+	// of them closed, the channel itself could take its number.
+	for (int i = 0; i < 3; i++)
+		if (fcntl(i, F_GETFD) < 0)
+			return 0;
+	const char *uris[] = {"LXCTL_DEFAULT_URI", "LIBVIRT_DEFAULT_URI", "LXCTL_NO_DELEGATE"};
+	for (size_t i = 0; i < sizeof(uris) / sizeof(uris[0]); i++) {
+		const char *v = getenv(uris[i]);
+		if (v != NULL && v[0] != '\0')
+			return 0;
+	}
+	return 1;
+}
+
+static void run_controller(int fd, int argc, char **argv, int delegate)
 {
 	char exe[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -58,30 +98,90 @@ static void run_controller(int fd, int argc, char **argv)
 	// Out of the way of 0-3 first: with a closed stdin the channel itself
 	// may be fd 0. dup2 onto a different fd also clears close-on-exec.
 	int chan = fcntl(fd, F_DUPFD_CLOEXEC, 10);
-	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (chan < 0 || null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 || dup2(chan, 3) < 0)
+	int null0 = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int null = null0 < 0 ? -1 : fcntl(null0, F_DUPFD_CLOEXEC, 10); // not on 4-6
+	if (chan < 0 || null < 0)
+		_exit(127);
+	close(null0);
+	// A delegate writes the start's output to the CLI's own streams, as
+	// fds 4-6 (close-on-exec again as soon as Go runs: see cmd).
+	int keep = 4;
+	if (delegate) {
+		int io[3];
+		for (int i = 0; i < 3; i++) {
+			io[i] = fcntl(i, F_DUPFD_CLOEXEC, 10);
+			if (io[i] < 0)
+				io[i] = fcntl(null, F_DUPFD_CLOEXEC, 10); // a closed stream
+			if (io[i] < 0)
+				_exit(127);
+		}
+		for (int i = 0; i < 3; i++)
+			if (dup2(io[i], 4 + i) < 0)
+				_exit(127);
+		keep = 7;
+	}
+	if (dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 || dup2(chan, 3) < 0)
 		_exit(127);
 	// Nothing else this process inherited may reach the container.
-	syscall(SYS_close_range, 4, ~0U, 0);
+	syscall(SYS_close_range, keep, ~0U, 0);
 
-	char **args = calloc(argc + 4, sizeof(char *));
+	char **args = calloc(argc + 5, sizeof(char *));
 	size_t nenv = 0;
 	while (environ[nenv])
 		nenv++;
 	char **env = calloc(nenv + 2, sizeof(char *));
 	if (!args || !env)
 		_exit(127);
-	args[0] = "lxctl";
-	args[1] = "__controller";
-	args[2] = "--standby";
-	args[3] = "--";
+	int n0 = 0;
+	args[n0++] = "lxctl";
+	args[n0++] = "__controller";
+	args[n0++] = "--standby";
+	if (delegate)
+		args[n0++] = "--delegate";
+	args[n0++] = "--";
 	for (int i = 1; i < argc; i++)
-		args[i + 3] = argv[i];
+		args[n0++] = argv[i];
 	for (size_t i = 0; i < nenv; i++)
 		env[i] = environ[i];
 	env[nenv] = "LXCTL_SYNC_FD=3";
 	execve(exe, args, env);
 	_exit(127);
+}
+
+// wait_delegate is the CLI's whole life when the standby runs the start: it
+// waits for the exit status ("<code> c" when the standby goes on as the
+// domain's controller, "<code> x" when it exits and is to be reaped) and
+// exits with it. When the standby dies without one (killed), the CLI boots
+// its Go runtime and starts the domain the usual way, without a standby: it
+// finds what the dead one left, sweeps it and starts afresh, or reports why
+// not.
+static void wait_delegate(int fd, pid_t pid)
+{
+	char buf[64];
+	size_t n = 0;
+	while (n < sizeof(buf) - 1) {
+		ssize_t r = read(fd, buf + n, sizeof(buf) - 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		if (memchr(buf, '\n', n) != NULL)
+			break;
+	}
+	buf[n] = '\0';
+	int code;
+	char how;
+	if (sscanf(buf, "%d %c", &code, &how) == 2 && code >= 0 && code < 256) {
+		if (how == 'x')
+			while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+				;
+		_exit(code);
+	}
+	close(fd);
+	kill(pid, SIGKILL); // it only closes the channel without a word by dying
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
 }
 
 __attribute__((constructor)) static void lxctl_standby(int argc, char **argv)
@@ -94,6 +194,8 @@ __attribute__((constructor)) static void lxctl_standby(int argc, char **argv)
 	const char *off = getenv("LXCTL_NO_STANDBY");
 	if (off != NULL && off[0] != '\0')
 		return;
+	// Decided before the channel exists (delegable looks at fds 0-2).
+	int delegate = strcmp(sub, "start") == 0 && delegable(argc, argv);
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return;
@@ -105,9 +207,13 @@ __attribute__((constructor)) static void lxctl_standby(int argc, char **argv)
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		run_controller(sv[1], argc, argv);
+		run_controller(sv[1], argc, argv, delegate);
 	}
 	close(sv[1]);
+	if (delegate) {
+		wait_delegate(sv[0], pid);
+		return; // the standby died: a start without one
+	}
 	// With stdio closed by the caller the CLI's end could sit on 0-2,
 	// where the CLI's output would go into it.
 	int fd = sv[0];

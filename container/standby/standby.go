@@ -17,6 +17,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -33,6 +34,9 @@ type Request struct {
 type Controller struct {
 	Conn *os.File
 	PID  int
+	// syncW is, for a delegate, the report pipe's write end the controller
+	// in this process writes to; -1 for a controller process of its own.
+	syncW int
 }
 
 var (
@@ -51,6 +55,9 @@ func Take() (c *Controller, ok bool) {
 		return nil, false
 	}
 	claimed = true
+	if delegate.on {
+		return takeLocal()
+	}
 	fd, pid := int(C.lxctl_standby_fd), int(C.lxctl_standby_pid)
 	if pid <= 0 {
 		return nil, false
@@ -71,7 +78,7 @@ func Take() (c *Controller, ok bool) {
 		kill(pid)
 		return nil, false
 	}
-	return &Controller{Conn: os.NewFile(uintptr(fd), "standby-controller"), PID: pid}, true
+	return &Controller{Conn: os.NewFile(uintptr(fd), "standby-controller"), PID: pid, syncW: -1}, true
 }
 
 // Release kills and reaps a standby controller that was never taken; the
@@ -95,6 +102,9 @@ func Release() {
 // nil for none) as an fd passed along the request's first byte: the
 // controller then holds the same open file, so the same flock.
 func (c *Controller) Send(r Request, extra *os.File) error {
+	if c.syncW >= 0 {
+		return c.sendLocal(r, extra)
+	}
 	data, err := json.Marshal(r)
 	if err != nil {
 		return err
@@ -129,10 +139,23 @@ func (c *Controller) Send(r Request, extra *os.File) error {
 }
 
 // Kill kills the controller and reaps it.
-func (c *Controller) Kill() { kill(c.PID) }
+func (c *Controller) Kill() {
+	if c.syncW >= 0 { // this process: the send failed, nothing was handed over
+		unix.Close(c.syncW)
+		return
+	}
+	kill(c.PID)
+}
 
-// Wait reaps the controller once it has exited on its own.
-func (c *Controller) Wait() { reap(c.PID) }
+// Wait reaps the controller once it has exited on its own; for a
+// delegate, it waits until the controller in this process has returned.
+func (c *Controller) Wait() {
+	if c.syncW >= 0 {
+		<-delegate.ctlDone
+		return
+	}
+	reap(c.PID)
+}
 
 func kill(pid int) {
 	_ = unix.Kill(pid, unix.SIGKILL)
@@ -225,4 +248,124 @@ func parseRights(oob []byte) []int {
 		}
 	}
 	return fds
+}
+
+// A delegate (standby.c) is a standby that runs the start command itself,
+// for a CLI that only waits on fd 3 for the exit status, and becomes the
+// domain's controller in the same process. Take then returns a Controller
+// that is this process: Send hands the request to the goroutine that will
+// run the controller (Handoffs), and the report comes back through a pipe.
+var delegate struct {
+	on       bool
+	chanFD   int
+	handoffs chan Handoff
+	handed   bool
+	ctlDone  chan struct{}
+}
+
+// Handoff is what the start command gives the controller it runs in the
+// same process: the request, its copy of the domain lock (-1: none) and
+// the write end of the report pipe.
+type Handoff struct {
+	Request
+	Lock int
+	Sync int
+}
+
+// Delegate puts this process in delegate mode, the channel to the CLI on
+// chanFD; the controller is to be run from what Handoffs delivers.
+func Delegate(chanFD int) {
+	mu.Lock()
+	defer mu.Unlock()
+	delegate.on, delegate.chanFD = true, chanFD
+	delegate.handoffs = make(chan Handoff)
+	delegate.ctlDone = make(chan struct{})
+}
+
+// Delegating says whether this process runs a start for a waiting CLI.
+func Delegating() bool { return delegate.on }
+
+// Handoffs delivers the request a delegated start hands over (unbuffered:
+// Send returns once the controller's goroutine has it).
+func Handoffs() <-chan Handoff { return delegate.handoffs }
+
+// ControllerDone says that the controller run from a Handoff has returned.
+func ControllerDone() { close(delegate.ctlDone) }
+
+// CallerGone says whether the CLI a delegate runs the start for has gone
+// (killed) before the delegate committed to the start: a start whose
+// command was killed early does not happen, as with a CLI of its own.
+func CallerGone() bool {
+	if !delegate.on {
+		return false
+	}
+	fds := []unix.PollFd{{Fd: int32(delegate.chanFD), Events: unix.POLLRDHUP}}
+	n, err := unix.Poll(fds, 0)
+	return err == nil && n > 0 && fds[0].Revents&(unix.POLLRDHUP|unix.POLLHUP|unix.POLLERR) != 0
+}
+
+// Reply gives the waiting CLI its exit status and lets it go: "c" when
+// this process goes on as the domain's controller, "x" when it is about
+// to exit, and the CLI is to reap it.
+func Reply(code int) {
+	how := "x"
+	mu.Lock()
+	handed := delegate.handed
+	mu.Unlock()
+	if handed {
+		select {
+		case <-delegate.ctlDone:
+		default:
+			how = "c"
+		}
+	}
+	_, _ = unix.Write(delegate.chanFD, fmt.Appendf(nil, "%d %s\n", code, how))
+	unix.Close(delegate.chanFD)
+}
+
+// takeLocal is Take for a delegate: the controller is this process.
+func takeLocal() (*Controller, bool) {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		return nil, false
+	}
+	// Non-blocking, so that reads from it honour deadlines.
+	if err := unix.SetNonblock(p[0], true); err != nil {
+		unix.Close(p[0])
+		unix.Close(p[1])
+		return nil, false
+	}
+	return &Controller{Conn: os.NewFile(uintptr(p[0]), "controller-report"), PID: os.Getpid(), syncW: p[1]}, true
+}
+
+func (c *Controller) sendLocal(r Request, extra *os.File) error {
+	lock := -1
+	if extra != nil {
+		fd, err := unix.FcntlInt(extra.Fd(), unix.F_DUPFD_CLOEXEC, 3)
+		if err != nil {
+			return fmt.Errorf("hand the domain to the controller: %w", err)
+		}
+		lock = fd
+	}
+	mu.Lock()
+	delegate.handed = true
+	mu.Unlock()
+	delegate.handoffs <- Handoff{Request: r, Lock: lock, Sync: c.syncW}
+	return nil
+}
+
+// Abort kills a controller that did not report (in time), without
+// reaping it. A delegate's controller is this very process: one that
+// closed the report pipe without a word is returning, and is given a
+// moment to; only a hung one takes the process (and the start) down.
+func (c *Controller) Abort() {
+	if c.syncW < 0 {
+		_ = unix.Kill(c.PID, unix.SIGKILL)
+		return
+	}
+	select {
+	case <-delegate.ctlDone:
+	case <-time.After(time.Second):
+		_ = unix.Kill(c.PID, unix.SIGKILL)
+	}
 }
