@@ -586,3 +586,38 @@ func BenchmarkKillAll500(b *testing.B) {
 		b.ReportMetric(ms(times[k][len(times[k])-1]), v.name+"-max-ms")
 	}
 }
+
+// TestFewPids: the processes of a cgroup2 subtree are listed up to the
+// limit; past it, only "many" is said.
+func TestFewPids(t *testing.T) {
+	paths := newTestCgroup(t)
+	d := newDirs(paths)
+	if len(d.v2) == 0 {
+		t.Skip("no cgroup2 hierarchy")
+	}
+	child := sub(paths, "payload")
+	mkdirs(t, child)
+	w := start(t, child, forkScript(20))
+	for _, tc := range []struct {
+		limit int
+		many  bool
+	}{{len(w.pids), false}, {len(w.pids) - 1, true}, {3, true}} {
+		pids, many, err := fewPids(d.v2, tc.limit)
+		switch {
+		case err != nil:
+			t.Errorf("limit %d: %v", tc.limit, err)
+		case many != tc.many:
+			t.Errorf("limit %d with %d processes: many = %v", tc.limit, len(w.pids), many)
+		case !many && !sameSet(pids, w.pids):
+			t.Errorf("limit %d: pids %v, want %v", tc.limit, pids, w.pids)
+		}
+	}
+	killAndCheck(t, paths, w, func() error { return KillAll(paths, 5*time.Second) })
+}
+
+func sameSet(a, b []int) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}

@@ -1,9 +1,12 @@
 package cgroup
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -93,16 +96,12 @@ func (d dirs) canKill() bool {
 // through inotify alone: opening 501 pidfds took 24 ms there.
 func (d dirs) killFast(deadline time.Time) (bool, error) {
 	// Only what cgroup.kill reaches: the cgroup2 subtree.
-	var pids []int
-	for _, dir := range d.v2 {
-		p, err := cgroups.GetAllPids(dir)
-		if err != nil && !isGone(err) {
-			return false, err
-		}
-		pids = append(pids, p...)
+	pids, many, err := fewPids(d.v2, maxKillPidfds)
+	if err != nil {
+		return false, err
 	}
 	var fds, unwatched []int
-	if len(pids) <= maxKillPidfds {
+	if !many {
 		fds, unwatched = openPidfds(pids)
 		defer closeAll(fds)
 	}
@@ -125,7 +124,7 @@ func (d dirs) killFast(deadline time.Time) (bool, error) {
 			return false, err
 		}
 	}
-	err := waitEvent(d.v2, "populated", "0", deadline)
+	err = waitEvent(d.v2, "populated", "0", deadline)
 	if errors.Is(err, errTimeout) {
 		return false, nil
 	}
@@ -153,6 +152,60 @@ func (d dirs) killFast(deadline time.Time) (bool, error) {
 // maxKillPidfds is how many processes killFast waits for on pidfds rather
 // than through cgroup.events alone.
 const maxKillPidfds = 16
+
+// fewPids lists the processes in the subtrees of the cgroup2 dirs, or says
+// that there are more than limit (many) without reading the rest: the
+// kernel makes cgroup.procs as it is read, and reading and parsing all of
+// 501 took 1.3 ms of a stop, on a CPU the dying processes need.
+func fewPids(dirs []string, limit int) (pids []int, many bool, _ error) {
+	buf := make([]byte, 8*(limit+1))
+	for _, top := range dirs {
+		err := filepath.WalkDir(top, func(path string, e fs.DirEntry, err error) error {
+			if err != nil {
+				if isGone(err) {
+					return nil
+				}
+				return err
+			}
+			if !e.IsDir() {
+				return nil
+			}
+			f, err := cgroups.OpenFile(path, "cgroup.procs", unix.O_RDONLY)
+			if isGone(err) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			// Small reads: the kernel fills a read only as far as it asks.
+			r := bufio.NewReaderSize(f, len(buf))
+			for {
+				line, err := r.ReadString('\n')
+				if line = strings.TrimSpace(line); line != "" {
+					pid, perr := strconv.Atoi(line)
+					if perr != nil {
+						return fmt.Errorf("%s/cgroup.procs: %w", path, perr)
+					}
+					if pids = append(pids, pid); len(pids) > limit {
+						many = true
+						return filepath.SkipAll
+					}
+				}
+				if errors.Is(err, io.EOF) || isGone(err) {
+					return nil
+				}
+				if err != nil {
+					return err
+				}
+			}
+		})
+		if err != nil || many {
+			return pids, many, err
+		}
+	}
+	return pids, false, nil
+}
 
 // killLoop is the general path: freeze, SIGKILL every process, thaw, wait for
 // them to exit; again until the cgroup is empty or the deadline passes.
