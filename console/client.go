@@ -145,7 +145,11 @@ func handshake(ctx context.Context, conn *net.UnixConn, force bool) (Result, err
 	_ = conn.SetDeadline(time.Now().Add(handshakeTimeout))
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
-	if _, err := conn.Write(encodeHello(force)); err != nil {
+	hello := encodeHello(force)
+	if clientDirect {
+		hello[2] |= HelloDirect
+	}
+	if _, err := conn.Write(hello); err != nil {
 		return Result{}, fmt.Errorf("console handshake: %w", err)
 	}
 	buf := make([]byte, 4096) // the answer is a type and a short text
@@ -237,8 +241,12 @@ func (s *session) run(ctx context.Context) (res Result, retErr error) {
 		s.sendSize(inFd)
 	}
 
+	out, err := newOutLoop(s)
+	if err != nil {
+		return Result{}, err
+	}
 	outDone := make(chan struct{})
-	go func() { defer close(outDone); s.outLoop() }()
+	go func() { defer close(outDone); out.run() }()
 
 	var inDone chan struct{}
 	var fr *fileReader
@@ -246,8 +254,9 @@ func (s *session) run(ctx context.Context) (res Result, retErr error) {
 	if opts.In != nil {
 		var err error
 		if fr, err = newFileReader(inFd); err != nil {
-			s.conn.Close()
+			out.wake.wakeUp()
 			<-outDone
+			out.wake.close()
 			return Result{}, err
 		}
 		in = fr
@@ -264,11 +273,18 @@ func (s *session) run(ctx context.Context) (res Result, retErr error) {
 	defer func() {
 		// Stop both directions before the terminal is restored, so no
 		// output is written after Attach returns.
-		s.conn.Close()
+		out.wake.wakeUp()
 		select {
 		case <-outDone:
+			out.wake.close()
 		case <-time.After(time.Second): // Out is stuck; do not hang on it
 		}
+		// The loop holds a duplicate of the socket: shut the connection
+		// down, so the server sees the end even if the loop is stuck.
+		if rc, err := s.conn.SyscallConn(); err == nil {
+			_ = rc.Control(func(fd uintptr) { _ = unix.Shutdown(int(fd), unix.SHUT_RDWR) })
+		}
+		s.conn.Close()
 		if fr != nil {
 			fr.wakeUp()
 			<-inDone
@@ -334,35 +350,6 @@ func (s *session) sendSize(fd int) {
 		return
 	}
 	_, _ = s.conn.Write(encodeResize(ws.Row, ws.Col))
-}
-
-// outLoop writes container output to Out until the session ends.
-func (s *session) outLoop() {
-	buf := make([]byte, 1+MaxPayload)
-	for {
-		p, err := readPacket(s.conn, buf)
-		if err != nil {
-			s.report(event{kind: evLost, err: err})
-			return
-		}
-		switch p[0] {
-		case PktOut:
-			s.lastOut.Store(time.Now().UnixNano())
-			if _, err := s.opts.Out.Write(p[1:]); err != nil {
-				s.report(event{kind: evOutErr, err: err})
-				return
-			}
-		case PktDone:
-			s.report(event{kind: evDone, text: string(p[1:])})
-			return
-		case PktNotice:
-			s.report(event{kind: evNotice, text: string(p[1:])})
-			return
-		case PktError:
-			s.report(event{kind: evError, text: string(p[1:])})
-			return
-		}
-	}
 }
 
 // inLoop sends stdin to the container; in raw mode it stops at the escape.

@@ -17,22 +17,39 @@ import (
 // Attached the client sends In and Resize packets and the server sends Out
 // packets until one side closes, the server sends Notice (the session was
 // taken over; then closes) or Done (the container stopped; then closes).
+//
+// A client that says HelloDirect may be lent the pty master: Master
+// carries it (SCM_RIGHTS), and from then on the client reads the
+// container's output itself, as a terminal of its own, and sends what it
+// read back in Log packets for the console log, until it gives the master
+// back with Returned, on its own (it leaves, or the pty hung up) or when
+// the server sends Revoke. Meanwhile the server reads nothing from the
+// master, so one stream is never split between readers. Input, resize and
+// everything else stay as above. One relay instead of two: the container's
+// output goes pty -> client -> terminal, the way runc and LXC relay it.
 const (
-	PktDone     byte = 0 // server→client: the container stopped; payload: reason; then close
-	PktIn       byte = 1 // client→server: bytes for the container
-	PktOut      byte = 2 // server→client: bytes from the container
-	PktResize   byte = 3 // client→server: rows, cols (uint16 big endian each)
-	PktNotice   byte = 4 // server→client: the session ends, not by error; payload: why (a takeover); then close
-	PktError    byte = 5 // server→client: the session is refused or failed; payload: why; then close
-	PktHello    byte = 6 // client→server: first packet; payload: version, flags
-	PktAttached byte = 7 // server→client: answer to Hello; the client is attached
+	PktDone     byte = 0  // server→client: the container stopped; payload: reason; then close
+	PktIn       byte = 1  // client→server: bytes for the container
+	PktOut      byte = 2  // server→client: bytes from the container
+	PktResize   byte = 3  // client→server: rows, cols (uint16 big endian each)
+	PktNotice   byte = 4  // server→client: the session ends, not by error; payload: why (a takeover); then close
+	PktError    byte = 5  // server→client: the session is refused or failed; payload: why; then close
+	PktHello    byte = 6  // client→server: first packet; payload: version, flags
+	PktAttached byte = 7  // server→client: answer to Hello; the client is attached
+	PktMaster   byte = 8  // server→client: the pty master (SCM_RIGHTS); read the output from it
+	PktLog      byte = 9  // client→server: output read from the master, for the console log
+	PktRevoke   byte = 10 // server→client: stop reading the master, send its Log, close it, answer Returned
+	PktReturned byte = 11 // client→server: the master is closed; nothing more is read from it
 )
 
 // ProtoVersion is the Hello version this package speaks.
 const ProtoVersion byte = 1
 
-// HelloForce in Hello's flags takes the console over from an attached client.
-const HelloForce byte = 1 << 0
+// Hello's flags.
+const (
+	HelloForce  byte = 1 << 0 // take the console over from an attached client
+	HelloDirect byte = 1 << 1 // the client can be lent the pty master (Master, Log, Revoke, Returned)
+)
 
 // MaxPayload bounds the payload of a packet; a packet is one byte longer.
 // 64 KiB is well below the socket buffer (net.core.wmem_default, 208 KiB

@@ -3,6 +3,7 @@ package console
 import (
 	"fmt"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -34,9 +35,13 @@ type ptyMaster struct {
 	peer int // a slave fd held by the relay, or -1
 	// fd is f's descriptor; f is closed only after both goroutines ended.
 	fd int
-	// ep is the pump's epoll instance: the master (edge-triggered) and
-	// wake. wake is an eventfd written once by stop; it stays readable.
-	ep, wake int
+	// ep is the pump's epoll instance: the master (edge-triggered), wake
+	// and kick. wake is an eventfd written once by stop; it stays
+	// readable. kick wakes the pump when a lease starts or ends.
+	ep, wake, kickFd int
+	fdMu             sync.Mutex // kick against closeFds
+	fdsClosed        bool
+	lent             atomic.Pointer[lease] // the master is lent to a client: the pump reads nothing
 
 	in       chan []byte  // client input the pty could not take at once
 	queued   atomic.Int32 // packets in (or being written from) in
@@ -65,6 +70,7 @@ func openMaster(f *os.File) (_ *ptyMaster, retErr error) {
 		fd:       fd,
 		ep:       -1,
 		wake:     -1,
+		kickFd:   -1,
 		in:       make(chan []byte, 16),
 		quit:     make(chan struct{}),
 		pumpDone: make(chan struct{}),
@@ -96,6 +102,9 @@ func openMaster(f *os.File) (_ *ptyMaster, retErr error) {
 	if m.wake, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
 		return nil, fmt.Errorf("console relay: eventfd: %w", err)
 	}
+	if m.kickFd, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
+		return nil, fmt.Errorf("console relay: eventfd: %w", err)
+	}
 	if m.ep, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
 		return nil, fmt.Errorf("console relay: epoll: %w", err)
 	}
@@ -104,8 +113,10 @@ func openMaster(f *os.File) (_ *ptyMaster, retErr error) {
 	if err := unix.EpollCtl(m.ep, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLET, Fd: int32(fd)}); err != nil {
 		return nil, fmt.Errorf("console relay: epoll: %w", err)
 	}
-	if err := unix.EpollCtl(m.ep, unix.EPOLL_CTL_ADD, m.wake, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(m.wake)}); err != nil {
-		return nil, fmt.Errorf("console relay: epoll: %w", err)
+	for _, e := range []int{m.wake, m.kickFd} {
+		if err := unix.EpollCtl(m.ep, unix.EPOLL_CTL_ADD, e, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(e)}); err != nil {
+			return nil, fmt.Errorf("console relay: epoll: %w", err)
+		}
 	}
 	if holdPeer {
 		// O_NOCTTY: the controller is a session leader without a
@@ -119,14 +130,33 @@ func openMaster(f *os.File) (_ *ptyMaster, retErr error) {
 	return m, nil
 }
 
+// kick wakes the pump to look at lent.
+func (m *ptyMaster) kick() {
+	m.fdMu.Lock()
+	defer m.fdMu.Unlock()
+	if !m.fdsClosed && m.kickFd >= 0 {
+		_, _ = unix.Write(m.kickFd, []byte{1, 0, 0, 0, 0, 0, 0, 0})
+	}
+}
+
+// hasOutput reports whether the master holds output nobody has read.
+func (m *ptyMaster) hasOutput() bool {
+	pfd := []unix.PollFd{{Fd: int32(m.fd), Events: unix.POLLIN}}
+	n, err := unix.Poll(pfd, 0)
+	return err == nil && n > 0 && pfd[0].Revents&unix.POLLIN != 0
+}
+
 // closeFds closes what openMaster opened, once no goroutine uses it.
 func (m *ptyMaster) closeFds() {
+	m.fdMu.Lock()
+	defer m.fdMu.Unlock()
+	m.fdsClosed = true
 	if m.f != nil {
 		m.f.Close()
 	} else if m.fd >= 0 {
 		unix.Close(m.fd)
 	}
-	for _, fd := range []*int{&m.ep, &m.wake, &m.peer} {
+	for _, fd := range []*int{&m.ep, &m.wake, &m.kickFd, &m.peer} {
 		if *fd >= 0 {
 			unix.Close(*fd)
 			*fd = -1
@@ -147,7 +177,7 @@ func (m *ptyMaster) setWinsize(ws *unix.Winsize) error {
 }
 
 // wait blocks until the master may have output (an edge: new data, or a
-// change of its hung-up state) or stop was called; false means stop.
+// change of its hung-up state), a kick, or stop; false means stop.
 // EIO (no slave open: init closed /dev/console, or nothing opened it yet)
 // and EAGAIN are the same to the relay: wait. The master is registered
 // edge-triggered, so one stuck in HUP does not wake us again until
@@ -169,8 +199,12 @@ func (m *ptyMaster) wait() bool {
 			}
 		}
 		for _, ev := range evs[:n] {
-			if int(ev.Fd) == m.wake {
+			switch int(ev.Fd) {
+			case m.wake:
 				return false
+			case m.kickFd:
+				var b [8]byte
+				_, _ = unix.Read(m.kickFd, b[:])
 			}
 		}
 		if n > 0 {
@@ -197,6 +231,18 @@ func (s *Server) pump(m *ptyMaster) {
 	buf := make([]byte, 1+readSize)
 	buf[0] = PktOut
 	for {
+		if l := m.lent.Load(); l != nil {
+			// Everything read so far is emitted: the client may read now.
+			select {
+			case <-l.paused:
+			default:
+				close(l.paused)
+			}
+			if !s.watchLease(m, l) {
+				break
+			}
+			continue
+		}
 		if n := m.readMore(buf[1:]); n > 0 {
 			s.emit(buf[:1+n])
 			continue

@@ -61,6 +61,7 @@ type Server struct {
 	m       *ptyMaster
 	ws      *unix.Winsize // the attached client's last size, applied to each new master
 	pending map[*net.UnixConn]struct{}
+	lease   *lease // the master is lent to the attached client (see lease.go)
 	closed  bool
 	reason  string
 
@@ -73,7 +74,8 @@ type Server struct {
 type client struct {
 	conn   *net.UnixConn
 	rc     syscall.RawConn
-	maxPkt int // the largest packet the socket takes (see packetLimit)
+	maxPkt int  // the largest packet the socket takes (see packetLimit)
+	direct bool // it can be lent the master (HelloDirect)
 	gone   chan struct{}
 	once   sync.Once
 }
@@ -221,6 +223,9 @@ func (s *Server) SetMaster(master *os.File) error {
 	s.mu.Unlock()
 	go s.pump(m)
 	go m.writeIn()
+	if c := s.cur.Load(); c != nil {
+		s.offer(c)
+	}
 	return nil
 }
 
@@ -237,7 +242,13 @@ func (s *Server) detach() {
 	s.mu.Lock()
 	m := s.m
 	s.m = nil
+	l := s.lease
 	s.mu.Unlock()
+	if l != nil {
+		// The client stops reading and gives the master back; the
+		// pump's final drain takes the rest, to the log and the client.
+		s.revoke(l)
+	}
 	if m != nil {
 		// The final drain must not wait clientStall on a stuck client:
 		// the container is gone and the caller is tearing down.
@@ -342,6 +353,7 @@ func (s *Server) serve(conn *net.UnixConn) {
 	if !s.handshake(c, buf) {
 		return
 	}
+	s.offer(c)
 	for {
 		p, err := readPacket(conn, buf)
 		if err != nil {
@@ -357,7 +369,18 @@ func (s *Server) serve(conn *net.UnixConn) {
 			if rows, cols, ok := decodeResize(p); ok && rows > 0 && cols > 0 {
 				s.resize(&unix.Winsize{Row: rows, Col: cols})
 			}
+		case PktLog:
+			s.clientLog(c, p[1:])
+		case PktReturned:
+			if l := s.leaseOf(c); l != nil {
+				s.endLease(l)
+			}
 		}
+	}
+	// A client that leaves closes its copy of a lent master first (and a
+	// process that died reads nothing more).
+	if l := s.leaseOf(c); l != nil {
+		s.endLease(l)
 	}
 	s.cur.CompareAndSwap(c, nil)
 	c.end(nil)
@@ -398,6 +421,7 @@ func (s *Server) handshake(c *client, buf []byte) bool {
 		return refuse(fmt.Sprintf("console protocol version %d not supported (this controller speaks %d)", p[1], ProtoVersion))
 	}
 	force := p[2]&HelloForce != 0
+	c.direct = p[2]&HelloDirect != 0
 
 	s.mu.Lock()
 	delete(s.pending, c.conn)
@@ -419,6 +443,20 @@ func (s *Server) handshake(c *client, buf []byte) bool {
 		s.mu.Unlock()
 		c.end(textPacket(PktError, msgInUse))
 		return false
+	}
+	for l := s.lease; old != nil && l != nil && l.c == old; l = s.lease {
+		// The old client gives the master back (or is dropped) before the
+		// new one is attached: one reader at a time.
+		s.mu.Unlock()
+		s.revoke(l)
+		s.mu.Lock()
+		if s.closed {
+			reason := s.reason
+			s.mu.Unlock()
+			c.end(textPacket(PktDone, reason))
+			return false
+		}
+		old = s.cur.Load()
 	}
 	// Attached goes out before the client becomes current, so no output
 	// can overtake it.
