@@ -172,9 +172,9 @@ func runDelegate(args []string) error {
 	cli := &IOStreams{In: os.NewFile(4, "stdin"), Out: os.NewFile(5, "stdout"), ErrOut: os.NewFile(6, "stderr")}
 	standby.Delegate(3)
 	// The start's garbage and the controller setup's together outgrow
-	// the first heap goal: a collection in the middle of the start, for
-	// memory the controller's trim returns anyway once it is over
-	// (container.trimResident).
+	// the first heap goal: a collection in the middle of the start, whose
+	// bookkeeping the controller would keep resident for good; once set
+	// up, the controller is paced by a memory limit (container.idleGC).
 	gc := debug.SetGCPercent(-1)
 	done := make(chan struct{})
 	go func() {

@@ -762,9 +762,9 @@ func (c *controller) restart(killFirst bool) error {
 }
 
 // trimDelay: a container that is done within it (a command run to
-// completion) never pays for trimResident, a garbage collection and a
-// few madvise calls that measured 10 ms on this kind of machine, right
-// when its teardown wants the CPU; one that runs on is trimmed once.
+// completion) never pays for trimResident, a scan of its own maps and a
+// few madvise calls, right when its teardown wants the CPU; one that
+// runs on is trimmed once.
 const trimDelay = 250 * time.Millisecond
 
 func (c *controller) scheduleTrim() {

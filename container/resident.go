@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"os"
 	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -22,10 +24,11 @@ import (
 // pages stay in the page cache (shared with every other lxctl), become
 // reclaimable once nobody maps them, and the few the loop touches fault
 // back in. Writable mappings (.data, .bss, heap) are never touched: for
-// them MADV_DONTNEED would throw data away. The Go heap left over from
-// start-up is returned to the kernel.
+// them MADV_DONTNEED would throw data away.
+//
+// The heap is left as it is, without a collection: see idleGC.
 func trimResident() {
-	debug.FreeOSMemory()
+	idleGC()
 	exe, err := os.Readlink("/proc/self/exe")
 	if err != nil {
 		return
@@ -55,4 +58,38 @@ func trimResident() {
 	for _, s := range spans {
 		_, _, _ = unix.Syscall(unix.SYS_MADVISE, s.start, s.end-s.start, unix.MADV_DONTNEED)
 	}
+}
+
+// idleHeadroom is how much an idle controller may allocate before the
+// collector runs: the Go runtime's own smallest heap goal.
+const idleHeadroom = 4 << 20
+
+// idleGC turns the collector's pacing from GOGC to a memory limit for the
+// rest of the controller's life. A controller after setup allocates next
+// to nothing, yet with GOGC the runtime forces a collection every two
+// minutes, and a collection makes the collector's own bookkeeping
+// resident (mark bits, span queues, the mark workers' stacks) for good:
+// measured at 10 running, 140 s after start, 2980 kB private per
+// controller with GOGC against 2480 with the collector paced by this
+// limit (and 2616 with one collection at setup's end, which frees less
+// heap than it adds bookkeeping, so there is none). Without GOGC the
+// idle controller is also never woken for those collections. The limit is
+// what the runtime holds now plus the headroom, so a controller that does
+// work (console traffic, lxctl enter, a reboot) collects about as often as
+// with GOGC's smallest goal. The limit is set once, after the first
+// setup: a reboot's setup allocates about as much again, and a limit
+// taken after it would only grow with every reboot.
+func idleGC() { idleGCOnce.Do(setIdleGC) }
+
+var idleGCOnce sync.Once
+
+func setIdleGC() {
+	s := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 || s[1].Value.Kind() != metrics.KindUint64 {
+		return // an unknown metric: keep GOGC
+	}
+	held := s[0].Value.Uint64() - s[1].Value.Uint64()
+	debug.SetMemoryLimit(int64(held) + idleHeadroom)
+	debug.SetGCPercent(-1)
 }
