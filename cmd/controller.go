@@ -33,10 +33,14 @@ const controllerCmdName = state.ControllerCommand
 // container's mount namespace, and with it an image root's loop device,
 // until it exited: destroy then waited 10 s for the loop and failed.
 func init() {
-	if len(os.Args) > 1 && os.Args[1] == controllerCmdName {
+	if isController() {
 		runtime.LockOSThread()
 	}
 }
+
+// isController says whether this process is a controller: lxctl start
+// runs one as "lxctl __controller ...", first argument first.
+func isController() bool { return len(os.Args) > 1 && os.Args[1] == controllerCmdName }
 
 func newControllerCmd(g *globals) *cobra.Command {
 	var opts container.Options
@@ -130,7 +134,7 @@ func runStandby() error {
 		return fmt.Errorf("%w; exec instead: %w", err, unix.Exec(exe, argv, os.Environ()))
 	}
 	g := &globals{io: systemIO()}
-	root := newRootCmd(g)
+	root := newControllerRootCmd(g)
 	root.SetArgs(req.Args)
 	return root.Execute()
 }
@@ -216,7 +220,7 @@ func runHandedOff(h standby.Handoff) error {
 		return err
 	}
 	g := &globals{io: systemIO()}
-	root := newRootCmd(g)
+	root := newControllerRootCmd(g)
 	root.SetArgs(h.Args)
 	return root.Execute()
 }

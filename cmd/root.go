@@ -30,13 +30,19 @@ func (g *globals) layout() state.Layout { return state.NewLayout(g.root) }
 
 // Execute runs the command line and returns the process exit code.
 func Execute() int {
-	return execute(&globals{io: systemIO()}, nil)
+	g := &globals{io: systemIO()}
+	if isController() {
+		return run(g, newControllerRootCmd(g), nil)
+	}
+	return execute(g, nil)
 }
 
 // execute runs args (nil: the process's own) on g's streams and returns
 // the exit code.
-func execute(g *globals, args []string) int {
-	root := newRootCmd(g)
+func execute(g *globals, args []string) int { return run(g, newRootCmd(g), args) }
+
+// run runs args (nil: the process's own) with the command tree root.
+func run(g *globals, root *cobra.Command, args []string) int {
 	if args != nil {
 		root.SetArgs(args)
 	}
@@ -104,6 +110,44 @@ func printError(io *IOStreams, err error) {
 }
 
 func newRootCmd(g *globals) *cobra.Command {
+	root := newBareRootCmd(g)
+	root.AddCommand(
+		newVersionCmd(g),
+		newDefineCmd(g),
+		newUndefineCmd(g),
+		newListCmd(g),
+		newDumpXMLCmd(g),
+		newDomInfoCmd(g),
+		newDomStateCmd(g),
+		newDomUUIDCmd(g),
+		newDomNameCmd(g),
+		newDomIDCmd(g),
+	)
+	root.AddCommand(lifecycleCommands(g)...)
+	root.AddCommand(networkCommands(g)...) // networking (issue 5): net_*.go
+	root.AddCommand(newEditCmd(g), newNetEditCmd(g))
+	root.AddCommand(statsCommands(g)...)
+	root.AddCommand(tuneCommands(g)...)
+	root.AddCommand(newEventCmd(g))
+	root.AddCommand(enterCommands(g)...)     // issue 12: enter.go
+	root.AddCommand(autostartCommands(g)...) // autostart at boot, shutdown-all (issue 13)
+	addCompletions(g, root)
+	return root
+}
+
+// newControllerRootCmd is the command tree of a controller process: the
+// global flags and the hidden controller command, nothing else. The rest
+// of the tree (some sixty commands and their flags) would stay on the
+// heap of a process that lives as long as its domain.
+func newControllerRootCmd(g *globals) *cobra.Command {
+	root := newBareRootCmd(g)
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.AddCommand(newControllerCmd(g))
+	return root
+}
+
+// newBareRootCmd is the root command with the global flags, no subcommands.
+func newBareRootCmd(g *globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "lxctl",
 		Short: "Run Linux containers described by libvirt domain XML, without a daemon",
@@ -147,28 +191,6 @@ binary with no daemon: each running container has one small controller process.`
 	pf.StringVar(&g.root, "root", defRoot, "keep all state under `DIR` (default: /var/lib/lxctl, /run/lxctl, /var/log/lxctl; env LXCTL_ROOT)")
 	pf.StringVarP(&g.connect, "connect", "c", "lxc:///", "connection `URI`: lxc:///system (this host) or lxc+ssh://[user@]host[:port]/system[?keyfile=PATH&no_verify=1&command=PATH] (env LXCTL_DEFAULT_URI, or LIBVIRT_DEFAULT_URI when it is an lxc URI)")
 	pf.BoolVar(&g.debug, "debug", false, "log debug messages to the domain log")
-
-	root.AddCommand(
-		newVersionCmd(g),
-		newDefineCmd(g),
-		newUndefineCmd(g),
-		newListCmd(g),
-		newDumpXMLCmd(g),
-		newDomInfoCmd(g),
-		newDomStateCmd(g),
-		newDomUUIDCmd(g),
-		newDomNameCmd(g),
-		newDomIDCmd(g),
-	)
-	root.AddCommand(lifecycleCommands(g)...)
-	root.AddCommand(networkCommands(g)...) // networking (issue 5): net_*.go
-	root.AddCommand(newEditCmd(g), newNetEditCmd(g))
-	root.AddCommand(statsCommands(g)...)
-	root.AddCommand(tuneCommands(g)...)
-	root.AddCommand(newEventCmd(g))
-	root.AddCommand(enterCommands(g)...)     // issue 12: enter.go
-	root.AddCommand(autostartCommands(g)...) // autostart at boot, shutdown-all (issue 13)
-	addCompletions(g, root)
 	return root
 }
 
