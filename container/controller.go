@@ -75,6 +75,9 @@ type controller struct {
 	// cgGone: the domain's cgroups were killed and removed (destroy's
 	// stopInit) and teardown need not look again.
 	cgGone bool
+	// released, when not nil, delivers the result of releaseNet, begun
+	// by destroy once every task was dead.
+	released chan error
 	// callerFinishes is set when the destroy request's caller removes
 	// ownCg and records the stop once this process has exited
 	// (Request.CallerFinishes).
@@ -450,19 +453,19 @@ func (c *controller) startInit() (retErr error) {
 	// The limits go on the domain's cgroup, init one level below it
 	// (cgroupns.go).
 	if err := nestCgroups(cfg); err != nil {
-		_ = killCgroups(c.cgPaths)
+		_ = killCgroups(c.cgPaths, nil)
 		return err
 	}
 	step("domain cgroup made and limited")
 	lc, err := libcontainer.Create(lcRoot, c.name, cfg)
 	if err != nil {
-		_ = killCgroups(c.cgPaths)
+		_ = killCgroups(c.cgPaths, nil)
 		return fmt.Errorf("create container: %w", err)
 	}
 	step("libcontainer.Create")
 	defer func() {
 		if retErr != nil {
-			_ = killCgroups(c.cgPaths)
+			_ = killCgroups(c.cgPaths, nil)
 			_ = lc.Destroy()
 		}
 	}()
@@ -703,10 +706,11 @@ func (c *controller) signalInit(sig unix.Signal) error {
 }
 
 // stopInit kills every task of the container and waits for init, so the
-// next step starts from a container that is really gone.
-func (c *controller) stopInit() error {
+// next step starts from a container that is really gone. dead, if not
+// nil, is called as soon as every task is dead.
+func (c *controller) stopInit(dead func()) error {
 	step("stop: init and its cgroups")
-	err := killCgroups(c.cgPaths)
+	err := killCgroups(c.cgPaths, dead)
 	select {
 	case <-c.initEnd:
 	case <-time.After(killTimeout):
@@ -731,12 +735,12 @@ func (c *controller) restart(killFirst bool) error {
 		}
 	}
 	if killFirst {
-		if err := c.stopInit(); err != nil {
+		if err := c.stopInit(nil); err != nil {
 			return err
 		}
 	} else {
 		c.cons.DetachMaster()
-		_ = killCgroups(c.cgPaths)
+		_ = killCgroups(c.cgPaths, nil)
 		if c.lc != nil {
 			_ = c.lc.Destroy()
 			c.lc = nil
@@ -840,6 +844,15 @@ func virshWord(state string) string {
 	return state
 }
 
+// releaseNet gives back the container's network once none of its
+// processes runs: the container's network namespace, still held open: its
+// macvlans (and hostdevs) first, then veths (by their mark) and leases.
+func (c *controller) releaseNet() error {
+	err := errors.Join(c.net.Release(), network.Cleanup(c.l, c.name))
+	step("teardown: network released")
+	return err
+}
+
 // destroy kills the container and tears everything down, then answers the
 // request, so that a "destroyed" reply means nothing is left but this
 // process, which exits next (and, when the request leaves them to the
@@ -858,7 +871,13 @@ func (c *controller) destroy(r *controlRequest) error {
 	} else {
 		c.moveOutEarly()
 	}
-	err := c.stopInit()
+	// Once nothing of the container runs, its network is given back
+	// (teardown collects the result) while the cgroups are removed, init
+	// is reaped and libcontainer's state destroyed.
+	err := c.stopInit(func() {
+		c.released = make(chan error, 1)
+		go func() { c.released <- c.releaseNet() }()
+	})
 	// stopInit killed every task and removed the cgroups: teardown need
 	// not look again.
 	c.cgGone = err == nil
@@ -888,18 +907,19 @@ func (c *controller) teardown(reason string, code int, sig string) error {
 	}
 	var errs []error
 	if !c.cgGone {
-		errs = append(errs, killCgroups(c.cgPaths))
+		errs = append(errs, killCgroups(c.cgPaths, nil))
 	}
 	step("teardown: cgroups killed")
 	if c.lc != nil {
 		_ = c.lc.Destroy()
 	}
 	step("teardown: libcontainer state destroyed")
-	// The container's network namespace, still held open: its macvlans
-	// (and hostdevs) first, then veths (by their mark) and leases.
-	errs = append(errs, c.net.Release())
-	errs = append(errs, network.Cleanup(c.l, c.name))
-	step("teardown: network released")
+	if c.released != nil {
+		errs = append(errs, <-c.released)
+		c.released = nil
+	} else {
+		errs = append(errs, c.releaseNet())
+	}
 	if c.cons != nil {
 		errs = append(errs, c.cons.Close(reason))
 	}

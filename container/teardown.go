@@ -81,7 +81,8 @@ func FinishDestroyed(l state.Layout, name, partition string) error {
 const ctlCgroupTimeout = 2 * time.Second
 
 // killCgroups kills every task of the domain and removes its cgroups.
-func killCgroups(paths map[string]string) error {
+// dead, if not nil, is called once every task is dead, before the removal.
+func killCgroups(paths map[string]string, dead func()) error {
 	if len(paths) == 0 {
 		return nil
 	}
@@ -89,6 +90,9 @@ func killCgroups(paths map[string]string) error {
 		return err
 	}
 	step("cgroups: every task dead")
+	if dead != nil {
+		dead()
+	}
 	return cgroup.Remove(paths, killTimeout)
 }
 
@@ -126,7 +130,7 @@ func Sweep(l state.Layout, t Target, reason string) error {
 			errs = append(errs, err)
 			continue
 		}
-		errs = append(errs, killCgroups(paths))
+		errs = append(errs, killCgroups(paths, nil))
 		// The controller's own cgroup: empty now that it is dead.
 		if ctl, err := ControllerCgroupDirs(l, t.Name, p); err != nil {
 			errs = append(errs, err)
