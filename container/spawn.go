@@ -89,7 +89,7 @@ func Start(l state.Layout, d *domainxml.Domain, controllerArgs []string, lock *o
 	}
 	defer ctl.report.Close()
 
-	msg, err := readSync(ctl.report, startTimeout)
+	msg, err := readSync(ctl.report, startTimeout, ctl.kill)
 	if err != nil || !msg.OK {
 		// The controller cleans up after itself before it reports a
 		// failure; one that died or hung has to be swept from here.
@@ -173,8 +173,13 @@ func launch(args []string, logFile *os.File, lock *os.File) (*launched, error) {
 	}, nil
 }
 
-func readSync(r *os.File, timeout time.Duration) (*syncMessage, error) {
-	_ = r.SetReadDeadline(time.Now().Add(timeout))
+func readSync(r *os.File, timeout time.Duration, kill func()) (*syncMessage, error) {
+	if err := r.SetReadDeadline(time.Now().Add(timeout)); err != nil {
+		// A report read blocking (a delegate's pipe, container/standby):
+		// the deadline is a timer that kills the controller.
+		t := time.AfterFunc(timeout, kill)
+		defer t.Stop()
+	}
 	data, err := io.ReadAll(r)
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		return nil, fmt.Errorf("the controller did not report within %s", timeout)

@@ -329,12 +329,11 @@ func takeLocal() (*Controller, bool) {
 	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
 		return nil, false
 	}
-	// Non-blocking, so that reads from it honour deadlines.
-	if err := unix.SetNonblock(p[0], true); err != nil {
-		unix.Close(p[0])
-		unix.Close(p[1])
-		return nil, false
-	}
+	// Read blocking, not through Go's netpoller: the report then wakes the
+	// reading thread itself. Through the poller, with the controller's
+	// goroutine holding the main thread and a P, the start was seen
+	// scheduled up to 10 ms after the report (a new thread made to run
+	// it). The start's timeout then is a timer that calls Abort.
 	return &Controller{Conn: os.NewFile(uintptr(p[0]), "controller-report"), PID: os.Getpid(), syncW: p[1]}, true
 }
 
