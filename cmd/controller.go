@@ -183,7 +183,8 @@ func runDelegate(args []string) error {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		code := execute(&globals{io: cli}, args)
+		g := &globals{io: cli}
+		code := run(g, newStartRootCmd(g), args)
 		debug.SetGCPercent(gc)
 		// Closed before the CLI exits, so that whoever reads its output
 		// sees the end as soon as it has.
