@@ -32,7 +32,7 @@
 //     descriptor cannot be taken back by force: a client that does not
 //     answer (stopped, or stuck on its terminal) is dropped, and if it is
 //     ever resumed it sees its connection closed before it reads again,
-//     except for the one batch (at most 64 KiB) it may have been reading
+//     except for the one batch (at most 20 KiB) it may have been reading
 //     when it stopped; that batch then misses the log and the new reader.
 //   - The log gets everything: what the server read, and what a client read
 //     from a lent master, which the client sends back in Log packets (at

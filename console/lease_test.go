@@ -224,3 +224,43 @@ func TestRelayedMode(t *testing.T) {
 		t.Fatalf("%+v %v", r.res, r.err)
 	}
 }
+
+// slowWriter is a terminal that takes each write slowly.
+type slowWriter struct {
+	syncBuffer
+	delay time.Duration
+}
+
+func (w *slowWriter) Write(p []byte) (int, error) {
+	time.Sleep(w.delay)
+	return w.syncBuffer.Write(p)
+}
+
+// TestDirectSlowClientKept: a client whose terminal is slow but takes
+// output keeps the master: its Log packets go out as it progresses, not
+// only when 32 KiB have gathered, so the stall watch sees progress.
+func TestDirectSlowClientKept(t *testing.T) {
+	defer func(d time.Duration) { clientStall = d }(clientStall)
+	clientStall = 400 * time.Millisecond // under the time a slow terminal takes for 32 KiB
+	fx := newFixture(t, 8<<20)
+	if _, err := term.MakeRaw(fd(t, fx.slave)); err != nil {
+		t.Fatal(err)
+	}
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	out := &slowWriter{delay: 100 * time.Millisecond}
+	ch := attachAsync(context.Background(), fx.sock, ClientOptions{Reader: pr, Out: out})
+	waitFor(t, "the master to be lent", 5*time.Second, func() bool { return lentTo(fx.srv) })
+	c := fx.srv.cur.Load()
+	data := numbered(1600) // 128 KB: over 3 s at 4 KiB per 100 ms
+	go fx.slave.Write(data)
+	waitFor(t, "all the output", 60*time.Second, func() bool { return len(out.String()) >= len(data) })
+	if out.String() != string(data) {
+		t.Fatalf("slow client got %d bytes of %d", len(out.String()), len(data))
+	}
+	if fx.srv.cur.Load() != c || !lentTo(fx.srv) {
+		t.Error("a slow client that made progress was dropped")
+	}
+	fx.srv.Close("shutdown")
+	waitResult(t, ch)
+}

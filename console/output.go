@@ -23,6 +23,9 @@ const (
 	logSendDelay = 20 * time.Millisecond
 	// yieldEvery: see outLoop.run.
 	yieldEvery = 5 * time.Millisecond
+	// readBatch bounds what the loop reads from a lent master before it
+	// looks at its socket again (a pty read returns at most 4 KiB).
+	readBatch = 16 << 10
 )
 
 // outLoop is the client's output side: it writes Out packets to Out and,
@@ -33,7 +36,7 @@ const (
 // wake-up of this thread and no scheduler round trips.
 //
 // Every wake-up looks at the session's end first, then at the socket,
-// then at the master (at most 64 KiB of it): a client that was dropped or
+// then at the master (about readBatch of it): a client that was dropped or
 // taken over while it was stopped sees the end of its connection before
 // it reads the master again, except for the one batch it may have been
 // reading when it was stopped.
@@ -47,6 +50,8 @@ type outLoop struct {
 	log    []byte // PktLog, then output read from the master not yet sent
 	maxLog int    // payload limit of one Log packet
 	final  *event // Done, Notice or Error: reported once the loop ended
+	// logSince is when the oldest byte in log was read.
+	logSince time.Time
 }
 
 // wakeFd is an eventfd that ends the loop; safe against a late wake-up.
@@ -242,10 +247,14 @@ func (o *outLoop) readSocket() bool {
 // is given back: the server's relay waits for the pty to come back
 // without polling it, which poll(2) here cannot.
 func (o *outLoop) readMaster() bool {
-	// At most a batch per wake-up, so a Revoke never waits behind a
-	// container that writes without pause.
-	for got := 0; got < MaxPayload; {
-		if len(o.log)-1 >= min(logSendAt, o.maxLog-4096) && !o.sendLog() {
+	// At most readBatch per wake-up, so a Revoke waits neither behind a
+	// container that writes without pause nor long behind a slow terminal.
+	for got := 0; got < readBatch; {
+		// The log also goes out logSendDelay after its first byte while
+		// the terminal is slow to take the output: the server measures a
+		// client's progress by its Log packets (see watchLease).
+		full := len(o.log)-1 >= min(logSendAt, o.maxLog-4096)
+		if (full || len(o.log) > 1 && time.Since(o.logSince) > logSendDelay) && !o.sendLog() {
 			return false
 		}
 		start := len(o.log)
@@ -262,7 +271,11 @@ func (o *outLoop) readMaster() bool {
 		}
 		o.log = o.log[:start+k]
 		got += k
-		o.s.lastOut.Store(time.Now().UnixNano())
+		now := time.Now()
+		if start == 1 {
+			o.logSince = now
+		}
+		o.s.lastOut.Store(now.UnixNano())
 		if _, err := o.s.opts.Out.Write(o.log[start:]); err != nil {
 			o.s.report(event{kind: evOutErr, err: err})
 			return false
