@@ -148,6 +148,55 @@ static void run_controller(int fd, int argc, char **argv, int delegate)
 	_exit(127);
 }
 
+// warm_moves begins, from the CLI that has nothing else to do while the
+// standby boots, the wait the first move of a process between cgroups pays
+// after a quiet moment (see cgroup.WarmMoves, which the standby also calls
+// once its Go runtime runs, 1-2 ms later): the kernel takes
+// cgroup_threadgroup_rwsem for writing, which waits for an RCU grace
+// period (7-11 ms on a 2-CPU VM) with cgroup_mutex held, so every cgroup
+// mkdir of the start waits behind it; moves made soon after skip it. It
+// writes the CLI's own pid into the cgroup.procs of the cgroup the CLI is
+// already in (the first hierarchy found at its usual mount point), which
+// moves nothing. Errors are of no consequence and ignored.
+static void warm_moves(void)
+{
+	char line[4096], path[PATH_MAX], pid[32];
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	if (f == NULL)
+		return;
+	int len = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	while (fgets(line, sizeof(line), f) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		char *ctl = strchr(line, ':');
+		char *rel = ctl ? strchr(ctl + 1, ':') : NULL;
+		if (rel == NULL || strstr(rel, "..") != NULL)
+			continue;
+		*rel++ = '\0';
+		ctl++;
+		const char *fmts[2] = {"/sys/fs/cgroup/%s%s/cgroup.procs", NULL};
+		if (*ctl == '\0') { // cgroup2: alone or beside v1 (hybrid)
+			fmts[0] = "/sys/fs/cgroup/unified%.0s%s/cgroup.procs";
+			fmts[1] = "/sys/fs/cgroup%.0s%s/cgroup.procs";
+		} else if (strncmp(ctl, "name=", 5) == 0) {
+			ctl += 5;
+		}
+		for (int i = 0; i < 2 && fmts[i] != NULL; i++) {
+			if (snprintf(path, sizeof(path), fmts[i], ctl, rel) >= (int)sizeof(path))
+				continue;
+			int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+			if (fd < 0)
+				continue;
+			ssize_t w = write(fd, pid, (size_t)len);
+			close(fd);
+			if (w == len) {
+				fclose(f);
+				return;
+			}
+		}
+	}
+	fclose(f);
+}
+
 // wait_delegate is the CLI's whole life when the standby runs the start: it
 // waits for the exit status ("<code> c" when the standby goes on as the
 // domain's controller, "<code> x" when it exits and is to be reaped) and
@@ -211,6 +260,7 @@ __attribute__((constructor)) static void lxctl_standby(int argc, char **argv)
 	}
 	close(sv[1]);
 	if (delegate) {
+		warm_moves();
 		wait_delegate(sv[0], pid);
 		return; // the standby died: a start without one
 	}
