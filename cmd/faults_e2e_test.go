@@ -67,13 +67,15 @@ func lockHeldAfterKilledStart(t *testing.T, e *env, env []string) bool {
 	cliDone := make(chan struct{})
 	go func() { _ = cli.Wait(); close(cliDone) }()
 	ctl := 0
-	// The CLI's child that runs lxctl __controller: the standby (a
-	// delegate once it has the domain, its --delegate argument gone), or
-	// the exec'd controller (not the CLI's own fork before the exec, nor the
-	// short-lived probe child Go's runtime forks to test pidfd support).
+	// The CLI's child that runs lxctl __controller, once it has the
+	// domain: a standby or a delegate whose command line has become the
+	// controller's (its --standby argument gone: before that it has not
+	// got the lock), or the exec'd controller (not the CLI's own fork
+	// before the exec, nor the short-lived probe child Go's runtime forks
+	// to test pidfd support).
 	for ctl == 0 {
 		for _, k := range childrenOf(cli.Process.Pid) {
-			if args := cmdlineArgs(k); len(args) > 1 && args[1] == "__controller" && !slices.Contains(args, "--delegate") {
+			if args := cmdlineArgs(k); len(args) > 1 && args[1] == "__controller" && !slices.Contains(args, "--standby") {
 				ctl = k
 				_ = unix.Kill(ctl, unix.SIGSTOP)
 				break
