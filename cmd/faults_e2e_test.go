@@ -342,21 +342,38 @@ func TestControllerLogCapped(t *testing.T) {
 		t.Fatalf("start: %v: %s", err, out)
 	}
 	logPath, _ := e.layout().LogPath(name)
-	inode := func(p string) uint64 {
+	// A rotated log is told apart by inode and change time together: a
+	// file system may give the next log the inode number a rotation just
+	// freed, and the inodes of log.1 then alternate between two numbers.
+	type fileID struct {
+		ino   uint64
+		ctime unix.Timespec
+	}
+	inode := func(p string) fileID {
 		var st unix.Stat_t
 		if unix.Stat(p, &st) != nil {
-			return 0
+			return fileID{}
 		}
-		return st.Ino
+		return fileID{st.Ino, st.Ctim}
 	}
 	// Three rotations: log.1 is replaced three times.
-	seen := map[uint64]bool{}
-	e.waitFor("three rotations of the controller log", func() bool {
-		if ino := inode(logPath + ".1"); ino != 0 {
-			seen[ino] = true
+	seen := map[fileID]bool{}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if id := inode(logPath + ".1"); id.ino != 0 {
+			seen[id] = true
 		}
-		return len(seen) >= 3
-	})
+		if len(seen) >= 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			// Say what the domain was doing: a reboot loop that stopped
+			// (the domain's state) or a log that stopped rotating.
+			cur, _ := os.ReadFile(logPath)
+			rot, _ := os.ReadFile(logPath + ".1")
+			t.Fatalf("timed out waiting for three rotations of the controller log (%d seen); domstate: %q\nlog.1:\n%s\nlog:\n%s",
+				len(seen), e.run("", "domstate", "--reason", name).stdout, rot, cur)
+		}
+	}
 	e.ok("destroy", name)
 	for _, p := range []string{logPath, logPath + ".1"} {
 		fi, err := os.Stat(p)
