@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -218,4 +219,21 @@ func fd(t testing.TB, f *os.File) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// writeUnblocked writes data as the container would and fails with msg if
+// the write has not returned within d: the relay must keep draining the
+// pty whether or not a client reads.
+func writeUnblocked(t *testing.T, w io.Writer, data []byte, d time.Duration, msg string) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { _, err := w.Write(data); done <- err }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(d):
+		t.Fatal(msg)
+	}
 }

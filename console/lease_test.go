@@ -93,16 +93,7 @@ func TestDirectDetachBackToLog(t *testing.T) {
 	waitFor(t, "the master to be given back", 5*time.Second, func() bool { return !lentTo(fx.srv) })
 
 	data := bytes.Repeat([]byte("after the detach\n"), 64<<10/17) // over the pty buffer
-	done := make(chan error, 1)
-	go func() { _, err := fx.slave.Write(data); done <- err }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the container blocked after the client left")
-	}
+	writeUnblocked(t, fx.slave, data, 10*time.Second, "the container blocked after the client left")
 	waitFor(t, "the log to hold the output after the detach", 5*time.Second, func() bool {
 		var log bytes.Buffer
 		ReadLog(fx.log, &log)

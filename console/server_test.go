@@ -54,16 +54,7 @@ func TestDataBothWays(t *testing.T) {
 func TestNoClientDrainsToLog(t *testing.T) {
 	fx := newFixture(t, 0)
 	data := bytes.Repeat([]byte("0123456789abcdef"), 256<<10/16) // 256 KiB, far over the pty buffer
-	done := make(chan error, 1)
-	go func() { _, err := fx.slave.Write(data); done <- err }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("a container writing with no client attached blocked")
-	}
+	writeUnblocked(t, fx.slave, data, 5*time.Second, "a container writing with no client attached blocked")
 	var got bytes.Buffer
 	waitFor(t, "the log to hold everything", 5*time.Second, func() bool {
 		got.Reset()
