@@ -259,14 +259,13 @@ func (h *Host) controllerOf(d *Domain, rec *state.Status, recErr error, o Opts) 
 			return &p, nil
 		}
 	}
-	ctls := o.Controllers
-	if ctls == nil {
+	found, ok := o.Controllers[d.Name]
+	if o.Controllers == nil {
 		var err error
-		if ctls, err = l.FindControllers(); err != nil {
+		if found, ok, err = l.FindController(d.Name); err != nil {
 			return nil, err
 		}
 	}
-	found, ok := ctls[d.Name]
 	switch {
 	case rec != nil && rec.ControllerPID > 0 && state.Alive(rec.ControllerPID, rec.ControllerStart):
 		d.warn("status record of domain '%s' names process %d as its controller, which it is not: not signalled", d.Name, rec.ControllerPID)

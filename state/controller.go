@@ -89,6 +89,13 @@ func (l Layout) ownedByUs(pid int) bool {
 // whose records are gone (a deleted status.json, a wiped run dir). When a
 // name has several (which lxctl never makes), the oldest wins.
 func (l Layout) FindControllers() (map[string]Proc, error) {
+	return l.findControllers("")
+}
+
+// findControllers scans /proc for the controllers of this layout; with
+// only set, for that domain's alone: the other controllers' command lines
+// are not parsed and their processes not verified.
+func (l Layout) findControllers(only string) (map[string]Proc, error) {
 	d, err := os.Open(procRoot)
 	if err != nil {
 		return nil, fmt.Errorf("scan %s for controllers: %w", procRoot, unwrapPath(err))
@@ -108,6 +115,9 @@ func (l Layout) FindControllers() (map[string]Proc, error) {
 		cmdline, err := readFile(procRoot + "/" + e + "/cmdline")
 		if err != nil || !bytes.Contains(cmdline, []byte("\x00"+ControllerCommand+"\x00")) {
 			continue // kernel threads have no command line; gone is gone
+		}
+		if only != "" && !bytes.HasSuffix(cmdline, []byte("\x00"+only+"\x00")) {
+			continue
 		}
 		args := bytes.Split(bytes.TrimSuffix(cmdline, []byte{0}), []byte{0})
 		name := string(args[len(args)-1])
@@ -129,7 +139,7 @@ func (l Layout) FindControllers() (map[string]Proc, error) {
 // FindController is FindControllers for one domain: ok is false when no
 // controller of name runs in this layout.
 func (l Layout) FindController(name string) (p Proc, ok bool, err error) {
-	all, err := l.FindControllers()
+	all, err := l.findControllers(name)
 	if err != nil {
 		return Proc{}, false, err
 	}
