@@ -406,19 +406,19 @@ var errWoken = errors.New("reader woken")
 // open file description is shared with the shell.
 type fileReader struct {
 	fd   int
-	wake int
+	wake *wakeFd
 }
 
 func newFileReader(fd int) (*fileReader, error) {
-	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	wake, err := newWakeFd()
 	if err != nil {
-		return nil, fmt.Errorf("console: eventfd: %w", err)
+		return nil, err
 	}
 	return &fileReader{fd: fd, wake: wake}, nil
 }
 
 func (r *fileReader) Read(p []byte) (int, error) {
-	fds := [2]unix.PollFd{{Fd: int32(r.fd), Events: unix.POLLIN}, {Fd: int32(r.wake), Events: unix.POLLIN}}
+	fds := [2]unix.PollFd{{Fd: int32(r.fd), Events: unix.POLLIN}, {Fd: int32(r.wake.fd), Events: unix.POLLIN}}
 	for {
 		fds[0].Revents, fds[1].Revents = 0, 0
 		if _, err := unix.Poll(fds[:], -1); err != nil {
@@ -451,8 +451,6 @@ func (r *fileReader) Read(p []byte) (int, error) {
 	}
 }
 
-func (r *fileReader) wakeUp() {
-	_, _ = unix.Write(r.wake, []byte{1, 0, 0, 0, 0, 0, 0, 0})
-}
+func (r *fileReader) wakeUp() { r.wake.wakeUp() }
 
-func (r *fileReader) Close() { unix.Close(r.wake) }
+func (r *fileReader) Close() { r.wake.close() }

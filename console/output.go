@@ -54,7 +54,8 @@ type outLoop struct {
 	logSince time.Time
 }
 
-// wakeFd is an eventfd that ends the loop; safe against a late wake-up.
+// wakeFd is an eventfd that ends a wait in poll(2) (the client's output
+// loop, its stdin reader); safe against a wake-up after close.
 type wakeFd struct {
 	mu     sync.Mutex
 	fd     int
