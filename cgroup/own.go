@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/opencontainers/cgroups"
 	"golang.org/x/sys/unix"
 )
 
@@ -143,24 +145,43 @@ func WarmMoves() {
 	if err != nil {
 		return
 	}
-	data, err := os.ReadFile("/proc/self/cgroup")
+	own, err := cgroups.ParseCgroupFile("/proc/self/cgroup")
 	if err != nil {
 		return
 	}
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.SplitN(line, ":", 3)
-		if len(f) != 3 || strings.Contains(f[2], "..") {
+	for key, rel := range own {
+		if strings.Contains(rel, "..") {
 			continue
 		}
-		key := f[1]
 		if key == "" {
 			key = string(Unified)
-		} else {
-			key, _, _ = strings.Cut(key, ",")
 		}
 		if root, ok := roots[key]; ok {
-			_ = writePid(filepath.Join(root, f[2]), os.Getpid())
+			_ = writePid(filepath.Join(root, rel), os.Getpid())
 			return
 		}
 	}
+}
+
+// PartitionOf finds, in /proc/<pid>/cgroup, a cgroup named leaf that the
+// process is in (or, with child set, whose child named child it is in)
+// and returns its parent, the partition ("/machine"). ok is false when the
+// process is in no such cgroup below the root.
+func PartitionOf(pid int, leaf, child string) (partition string, ok bool) {
+	own, err := cgroups.ParseCgroupFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
+	if err != nil {
+		return "", false
+	}
+	for _, rel := range own {
+		if child != "" && path.Base(rel) == child {
+			rel = path.Dir(rel)
+		}
+		if path.Base(rel) != leaf {
+			continue
+		}
+		if p := path.Dir(rel); p != "/" && p != "." && !strings.Contains(p, "..") {
+			return p, true
+		}
+	}
+	return "", false
 }

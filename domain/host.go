@@ -1,16 +1,14 @@
 package domain
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
-	"path"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/lxctl/lxctl/cgroup"
 	"github.com/lxctl/lxctl/container"
 	"github.com/lxctl/lxctl/state"
 )
@@ -168,7 +166,6 @@ func (h *Host) ConsoleSocket(d *Domain) (string, error) {
 // children of pid (a controller's init) are in, from /proc: the truth when
 // the live config is gone and the definition changed since the start.
 func childPartitions(pid int, leaf string) []string {
-	var parts []string
 	taskDir := "/proc/" + strconv.Itoa(pid) + "/task"
 	tasks, err := os.ReadDir(taskDir)
 	if err != nil {
@@ -180,57 +177,29 @@ func childPartitions(pid int, leaf string) []string {
 			continue
 		}
 		for _, c := range strings.Fields(string(data)) {
-			cg, err := state.ReadFile("/proc/" + c + "/cgroup")
+			child, err := strconv.Atoi(c)
 			if err != nil {
 				continue
 			}
-			sc := bufio.NewScanner(bytes.NewReader(cg))
-			for sc.Scan() {
-				// hierarchy-id:controllers:path
-				f := strings.SplitN(sc.Text(), ":", 3)
-				if len(f) != 3 {
-					continue
-				}
-				// init runs one level below the domain's cgroup.
-				if path.Base(f[2]) == container.PayloadCgroup {
-					f[2] = path.Dir(f[2])
-				}
-				if path.Base(f[2]) == leaf {
-					if p := path.Dir(f[2]); p != "/" && p != "." {
-						parts = append(parts, p)
-						return parts
-					}
-				}
+			// init runs one level below the domain's cgroup.
+			if p, ok := cgroup.PartitionOf(child, leaf, container.PayloadCgroup); ok {
+				return []string{p}
 			}
 		}
 	}
-	return parts
+	return nil
 }
 
 // controllerPartition finds the partition of the controller's own cgroup
-// from /proc/<pid>/cgroup: the hierarchy line whose path ends in the
-// layout's controller leaf for name. ok is false when there is none (a
-// controller that runs elsewhere); its cgroup is then its own business.
+// from /proc/<pid>/cgroup: the cgroup named the layout's controller leaf
+// for name. ok is false when there is none (a controller that runs
+// elsewhere); its cgroup is then its own business.
 func controllerPartition(pid int, l state.Layout, name string) (partition string, ok bool) {
 	leaf, err := l.ControllerCgroupLeaf(name)
 	if err != nil {
 		return "", false
 	}
-	data, err := state.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
-	if err != nil {
-		return "", false
-	}
-	for line := range strings.SplitSeq(string(data), "\n") {
-		// hierarchy-id:controllers:path
-		f := strings.SplitN(line, ":", 3)
-		if len(f) != 3 || path.Base(f[2]) != leaf {
-			continue
-		}
-		if p := path.Dir(f[2]); p != "/" && p != "." && !strings.Contains(p, "..") {
-			return p, true
-		}
-	}
-	return "", false
+	return cgroup.PartitionOf(pid, leaf, "")
 }
 
 // Warn formats warnings for stderr.
