@@ -23,6 +23,12 @@ func readEvent(dir, key string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return eventField(dir, data, key)
+}
+
+// eventField is the field key of the cgroup.events text data, read from
+// dir.
+func eventField(dir, data, key string) (string, error) {
 	for line := range strings.SplitSeq(data, "\n") {
 		if k, v, ok := strings.Cut(line, " "); ok && k == key {
 			return v, nil
@@ -98,30 +104,7 @@ func eventOf(f *os.File, key string, buf []byte) (string, error) {
 	if err != nil && !errors.Is(err, io.EOF) {
 		return "", err
 	}
-	for line := range strings.SplitSeq(string(buf[:n]), "\n") {
-		if k, v, ok := strings.Cut(line, " "); ok && k == key {
-			return v, nil
-		}
-	}
-	return "", fmt.Errorf("%s: no %q in cgroup.events", f.Name(), key)
-}
-
-// eventsAre says whether the field key of cgroup.events reads want in every
-// one of the cgroup2 directories that still exist.
-func eventsAre(v2 []string, key, want string) (bool, error) {
-	for _, dir := range v2 {
-		v, err := readEvent(dir, key)
-		if isGone(err) {
-			continue
-		}
-		if err != nil {
-			return false, err
-		}
-		if v != want {
-			return false, nil
-		}
-	}
-	return true, nil
+	return eventField(f.Name(), string(buf[:n]), key)
 }
 
 // pollFds waits until one of fds reports an event or the deadline passes.
