@@ -163,8 +163,11 @@ func logToDomainLog(path string) error {
 // goroutine is locked to the main thread, see init above) and reports
 // through a pipe the start reads as it would a standby's channel.
 func runDelegate(args []string) error {
-	// The grace period the first cgroup move of a start waits for
-	// begins now (cgroup.WarmMoves).
+	// The CLI has begun the grace period the first cgroup move of a
+	// start waits for (standby.c's warm_moves), where it found its
+	// cgroup.procs at the usual mount points; this begins it from the
+	// real mount table where it did not, and costs a move of nothing
+	// where it did.
 	go cgroup.WarmMoves()
 	os.Unsetenv("LXCTL_SYNC_FD")
 	for _, fd := range []int{3, 4, 5, 6} {
@@ -173,7 +176,8 @@ func runDelegate(args []string) error {
 		// waits for their end.
 		syscall.CloseOnExec(fd)
 	}
-	cli := &IOStreams{In: os.NewFile(4, "stdin"), Out: os.NewFile(5, "stdout"), ErrOut: os.NewFile(6, "stderr")}
+	in, out, errOut := os.NewFile(4, "stdin"), os.NewFile(5, "stdout"), os.NewFile(6, "stderr")
+	cli := &IOStreams{In: in, Out: out, ErrOut: errOut}
 	standby.Delegate(3)
 	// The start's garbage and the controller setup's together outgrow
 	// the first heap goal: a collection in the middle of the start, whose
@@ -188,8 +192,8 @@ func runDelegate(args []string) error {
 		debug.SetGCPercent(gc)
 		// Closed before the CLI exits, so that whoever reads its output
 		// sees the end as soon as it has.
-		for _, f := range []any{cli.In, cli.Out, cli.ErrOut} {
-			_ = f.(*os.File).Close()
+		for _, f := range []*os.File{in, out, errOut} {
+			_ = f.Close()
 		}
 		standby.Reply(code)
 	}()

@@ -48,9 +48,13 @@ func (g *globals) cgroupDirs(d *domain.Domain) map[string]string {
 	return dirs
 }
 
+// lockedOpts inspects a domain whose lock the caller holds, with its
+// definition and live config.
+var lockedOpts = domain.Opts{HaveLock: true, ParseDef: true, ParseLive: true}
+
 // inspectLocked inspects a domain whose lock the caller holds.
 func (g *globals) inspectLocked(name string) (*domain.Domain, error) {
-	d, err := g.host().Inspect(name, domain.Opts{HaveLock: true, ParseDef: true, ParseLive: true})
+	d, err := g.host().Inspect(name, lockedOpts)
 	if d != nil {
 		g.warn(d.Warnings)
 	}

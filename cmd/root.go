@@ -34,12 +34,8 @@ func Execute() int {
 	if isController() {
 		return run(g, newControllerRootCmd(g), nil)
 	}
-	return execute(g, nil)
+	return run(g, newRootCmd(g), nil)
 }
-
-// execute runs args (nil: the process's own) on g's streams and returns
-// the exit code.
-func execute(g *globals, args []string) int { return run(g, newRootCmd(g), args) }
 
 // run runs args (nil: the process's own) with the command tree root.
 func run(g *globals, root *cobra.Command, args []string) int {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/lxctl/lxctl/container"
 	"github.com/lxctl/lxctl/container/standby"
-	"github.com/lxctl/lxctl/domain"
 	"github.com/lxctl/lxctl/domainxml"
 	"github.com/lxctl/lxctl/network"
 	"github.com/lxctl/lxctl/state"
@@ -115,7 +114,7 @@ func startLocked(g *globals, name string, lk *state.Lock, opts *startOptions) er
 	// A domain whose init has just exited is still being torn down by
 	// its controller for a few milliseconds: `lxctl console vm1; lxctl
 	// start vm1` must not be told it runs.
-	if d, err = g.host().SettleShutdown(d, domain.Opts{HaveLock: true, ParseDef: true, ParseLive: true}); err != nil {
+	if d, err = g.host().SettleShutdown(d, lockedOpts); err != nil {
 		return err
 	}
 	if d.Active() {
