@@ -387,13 +387,9 @@ func mountStorage(l state.Layout, name, runDir string, d *domainxml.Domain, st *
 // held open only until the mount holds it: from then on the mount is its
 // only user, and LO_FLAGS_AUTOCLEAR detaches it when the mount goes.
 func mountImage(fs domainxml.Filesystem, dir, mark string, st *storage) error {
-	flags := unix.O_RDWR
-	if fs.ReadOnly {
-		flags = unix.O_RDONLY
-	}
-	img, err := os.OpenFile(fs.Source.File, flags|unix.O_CLOEXEC, 0)
+	img, err := openSource(fs, fs.Source.File)
 	if err != nil {
-		return fmt.Errorf("%s: %w", fsWhat(fs), unwrapPathErr(err))
+		return err
 	}
 	if fi, err := img.Stat(); err != nil {
 		img.Close()
@@ -469,15 +465,25 @@ func loopOwner(info *unix.LoopInfo64) string {
 	return "something other than lxctl"
 }
 
-// mountBlock mounts a host block device at dir.
-func mountBlock(fs domainxml.Filesystem, dir string) error {
+// openSource opens the source of fs at path (its image file or block
+// device): read-write, or read-only for <readonly/>.
+func openSource(fs domainxml.Filesystem, path string) (*os.File, error) {
 	flags := unix.O_RDWR
 	if fs.ReadOnly {
 		flags = unix.O_RDONLY
 	}
-	dev, err := os.OpenFile(fs.Source.Dev, flags|unix.O_CLOEXEC, 0)
+	f, err := os.OpenFile(path, flags|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("%s: %w", fsWhat(fs), unwrapPathErr(err))
+		return nil, fmt.Errorf("%s: %w", fsWhat(fs), unwrapPathErr(err))
+	}
+	return f, nil
+}
+
+// mountBlock mounts a host block device at dir.
+func mountBlock(fs domainxml.Filesystem, dir string) error {
+	dev, err := openSource(fs, fs.Source.Dev)
+	if err != nil {
+		return err
 	}
 	defer dev.Close()
 	return mountDevice(fs, dev, dir)
